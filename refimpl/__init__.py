@@ -1,0 +1,32 @@
+"""refimpl — reference implementations, in NumPy, of what deep-learning papers do to a network's weights.
+
+`import refimpl` is cheap: the autograd core is imported eagerly; `nn`, `optim`, `data`, `train`,
+`catalog`, `kernels` and `techniques` load on first attribute access.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from .autograd import (  # noqa: F401
+    Function,
+    GradcheckError,
+    Tensor,
+    enable_grad,
+    gradcheck,
+    is_grad_enabled,
+    no_grad,
+    straight_through,
+    tensor,
+)
+from .random import manual_seed  # noqa: F401
+
+__version__ = "0.1.0"
+
+_LAZY = {"nn", "optim", "data", "train", "catalog", "kernels", "techniques", "plotting", "cli"}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'refimpl' has no attribute {name!r}")

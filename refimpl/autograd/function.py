@@ -1,0 +1,139 @@
+"""The `Function` base class: one subclass per primitive op, forward and backward side by side.
+
+A primitive is written like this (the whole contract)::
+
+    class Exp(Function):
+        '''y = exp(x);  x̄ = ȳ ⊙ y'''
+        def forward(ctx, x):
+            y = np.exp(x)
+            ctx.y = y                 # anything backward needs is kept on ctx
+            return y
+        def backward(ctx, g):
+            return (g * ctx.y,)       # one gradient (or None) per positional input
+
+    def exp(x):
+        return Exp.apply(x)
+
+`apply` unwraps Tensors to ndarrays, runs `forward`, and, when a gradient will be needed, links the
+result into the graph.  `backward` may return gradients in the *broadcast* shape of the output; the
+engine reduces them to each input's shape (`unbroadcast`), once, centrally.  Keyword arguments of
+`apply` are passed to `forward` unchanged and are never differentiated (axes, strides, masks...).
+`ctx.needs_input_grad[i]` says whether input `i` wants a gradient, so `backward` can skip work.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .tensor import Tensor
+
+__all__ = ["Function", "unbroadcast", "straight_through"]
+
+
+def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
+    """Sum `grad` over the axes that broadcasting added or stretched, so it has `shape`."""
+    if grad.shape == shape:
+        return grad
+    extra = grad.ndim - len(shape)
+    if extra > 0:
+        grad = grad.sum(axis=tuple(range(extra)))
+    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    if stretched:
+        grad = grad.sum(axis=stretched, keepdims=True)
+    if grad.shape != shape:  # 0-d inputs and similar corner cases
+        grad = grad.reshape(shape)
+    return grad
+
+
+def _constant(value, like: np.dtype | None) -> np.ndarray:
+    """A non-Tensor positional input: Python scalars take the dtype of the Tensor inputs."""
+    if isinstance(value, np.ndarray):
+        return value
+    if isinstance(value, (bool, int, float)) and like is not None and like.kind == "f":
+        return np.asarray(value, dtype=like)
+    return np.asarray(value)
+
+
+class Function:
+    """Base class of every differentiable primitive (see the module docstring)."""
+
+    needs_input_grad: tuple
+    parents: tuple
+
+    def forward(ctx, *arrays, **kwargs):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def backward(ctx, grad):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *inputs, **kwargs) -> Tensor:
+        like = None
+        any_grad = False
+        for a in inputs:
+            if isinstance(a, Tensor):
+                if like is None:
+                    like = a.data.dtype
+                if a.requires_grad:
+                    any_grad = True
+        arrays = [a.data if isinstance(a, Tensor) else _constant(a, like) for a in inputs]
+        ctx = cls()
+        track = any_grad and Tensor._grad_enabled
+        if track:
+            ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in inputs)
+        out = Tensor.__new__(Tensor)
+        out.data = ctx.forward(*arrays, **kwargs)
+        out.grad = None
+        out.name = None
+        if track:
+            ctx.parents = tuple(a if isinstance(a, Tensor) else None for a in inputs)
+            out.requires_grad = True
+            out._ctx = ctx
+        else:
+            out.requires_grad = False
+            out._ctx = None
+        return out
+
+
+class _FreedGraph(Function):
+    """Stands in for a node whose buffers were released by a previous `backward()`."""
+
+    parents = ()
+
+    def backward(ctx, grad):
+        raise RuntimeError(
+            "backward() through a part of the graph that was already freed by an earlier backward(); "
+            "call backward(retain_graph=True) the first time if you need to go through it twice"
+        )
+
+
+FREED = _FreedGraph()
+
+
+class _StraightThrough(Function):
+    """y = f(x) in the forward pass; x̄ = ȳ (optionally only where `pass_mask`) in the backward pass."""
+
+    def forward(ctx, x, *, value, pass_mask):
+        ctx.pass_mask = pass_mask
+        return np.asarray(value, dtype=x.dtype)
+
+    def backward(ctx, g):
+        if ctx.pass_mask is None:
+            return (g,)
+        return (g * ctx.pass_mask,)
+
+
+def straight_through(x: Tensor, value, pass_mask=None) -> Tensor:
+    """The straight-through estimator (Bengio et al., 2013) as a one-liner for technique authors.
+
+    Returns a Tensor whose forward value is `value` (an array computed from `x.data` by anything at all,
+    e.g. rounding, a hard threshold, a mask) and whose gradient with respect to `x` is the identity —
+    or the identity restricted to `pass_mask` (the *clipped* STE: gradient passes only inside the
+    clipping range).  Example, a rounding quantizer: ``straight_through(w, np.round(w.data / s) * s)``.
+    """
+    value = np.asarray(value)
+    if value.shape != x.data.shape:
+        raise ValueError(f"straight_through: `value` must have the shape of x {x.data.shape}, got {value.shape}")
+    if pass_mask is not None:
+        pass_mask = np.asarray(pass_mask)
+    return _StraightThrough.apply(x, value=value, pass_mask=pass_mask)

@@ -1,0 +1,426 @@
+"""`Tensor`: an ndarray plus the node that made it, and reverse-mode `backward`.
+
+The engine is the classic one (micrograd, minitorch): every op records its `Function` instance
+(`_ctx`) with its parents; `backward` sorts the graph topologically with an explicit stack (no
+recursion, so a 10⁴-deep chain is fine), walks it in reverse and *accumulates* gradients.  Only leaf
+tensors that require a gradient keep `.grad`; interior gradients and saved buffers are dropped.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+__all__ = ["Tensor", "tensor", "no_grad", "enable_grad", "is_grad_enabled"]
+
+_FLOAT_DEFAULT = np.float32
+
+
+class Tensor:
+    """An n-dimensional array that can take part in automatic differentiation."""
+
+    __slots__ = ("data", "grad", "requires_grad", "_ctx", "name", "__weakref__", "__dict__")
+    _grad_enabled = True
+    __array_priority__ = 1000  # so ndarray + Tensor dispatches to Tensor.__radd__
+
+    def __init__(self, data, requires_grad: bool = False, dtype=None):
+        data = _to_array(data, dtype)
+        if requires_grad and data.dtype.kind != "f":
+            raise TypeError(
+                f"requires_grad=True needs floating-point data, got dtype {data.dtype}; "
+                "convert first, e.g. tensor(x, dtype=np.float32)"
+            )
+        self.data = data
+        self.grad = None
+        self.requires_grad = bool(requires_grad)
+        self._ctx = None
+        self.name = None
+
+    # --- basic properties -------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple:
+        return self.data.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def size(self) -> int:
+        return self.data.size
+
+    def numel(self) -> int:
+        return self.data.size
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._ctx is None
+
+    def numpy(self) -> np.ndarray:
+        return self.data
+
+    def item(self):
+        if self.data.size != 1:
+            raise ValueError(f"item() needs a tensor with one element, got shape {self.data.shape}")
+        return self.data.item()
+
+    def detach(self) -> Tensor:
+        return Tensor(self.data)
+
+    def requires_grad_(self, flag: bool = True) -> Tensor:
+        if flag and self.data.dtype.kind != "f":
+            raise TypeError(f"requires_grad needs floating-point data, got dtype {self.data.dtype}")
+        self.requires_grad = flag
+        return self
+
+    def zero_grad(self) -> None:
+        self.grad = None
+
+    def astype(self, dtype) -> Tensor:
+        return _ops().cast(self, dtype)
+
+    def float(self) -> Tensor:
+        return self.astype(np.float32)
+
+    def double(self) -> Tensor:
+        return self.astype(np.float64)
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, precision=4, separator=", ", threshold=20)
+        extra = ", requires_grad=True" if self.requires_grad else ""
+        return f"tensor({body}, dtype={self.data.dtype}{extra})"
+
+    def __bool__(self):
+        return bool(self.data)
+
+    def __float__(self):
+        return float(self.item())
+
+    # --- backward -------------------------------------------------------------------------
+    def backward(self, grad=None, retain_graph: bool = False) -> None:
+        """Accumulate d(self)/d(leaf) · grad into `.grad` of every leaf that requires a gradient."""
+        if not self.requires_grad:
+            raise RuntimeError(
+                "backward() on a tensor that does not require grad: no input of the computation "
+                "had requires_grad=True (or it ran under no_grad())"
+            )
+        if grad is None:
+            if self.data.size != 1:
+                raise ValueError(
+                    f"backward() without `grad` needs a scalar output, got shape {self.data.shape}; "
+                    "pass grad= an array of that shape"
+                )
+            grad = np.ones_like(self.data)
+        else:
+            grad = np.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=self.data.dtype)
+            if grad.shape != self.data.shape:
+                raise ValueError(f"backward(): `grad` must have shape {self.data.shape}, got {grad.shape}")
+        _run_backward(self, grad, retain_graph)
+
+    # --- operators (the ops live in refimpl.autograd.ops) ------------------------------------
+    def __add__(self, other):
+        return _ops().add(self, other)
+
+    def __radd__(self, other):
+        return _ops().add(other, self)
+
+    def __sub__(self, other):
+        return _ops().sub(self, other)
+
+    def __rsub__(self, other):
+        return _ops().sub(other, self)
+
+    def __mul__(self, other):
+        return _ops().mul(self, other)
+
+    def __rmul__(self, other):
+        return _ops().mul(other, self)
+
+    def __truediv__(self, other):
+        return _ops().div(self, other)
+
+    def __rtruediv__(self, other):
+        return _ops().div(other, self)
+
+    def __pow__(self, other):
+        return _ops().pow(self, other)
+
+    def __rpow__(self, other):
+        return _ops().pow(other, self)
+
+    def __matmul__(self, other):
+        return _ops().matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return _ops().matmul(other, self)
+
+    def __neg__(self):
+        return _ops().neg(self)
+
+    def __getitem__(self, index):
+        return _ops().getitem(self, index)
+
+    # comparisons give plain boolean arrays (no gradient flows through a comparison)
+    def __lt__(self, other):
+        return self.data < _data(other)
+
+    def __le__(self, other):
+        return self.data <= _data(other)
+
+    def __gt__(self, other):
+        return self.data > _data(other)
+
+    def __ge__(self, other):
+        return self.data >= _data(other)
+
+    __hash__ = object.__hash__
+
+    # --- methods ---------------------------------------------------------------------------
+    def sum(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        return _ops().sum(self, _pick(axis, dim), _pick(keepdims, keepdim))
+
+    def mean(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        return _ops().mean(self, _pick(axis, dim), _pick(keepdims, keepdim))
+
+    def var(self, axis=None, keepdims=False, *, correction=1, dim=None, keepdim=None):
+        return _ops().var(self, _pick(axis, dim), _pick(keepdims, keepdim), correction=correction)
+
+    def max(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        return _ops().max(self, _pick(axis, dim), _pick(keepdims, keepdim))
+
+    def min(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        return _ops().min(self, _pick(axis, dim), _pick(keepdims, keepdim))
+
+    def logsumexp(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        return _ops().logsumexp(self, _pick(axis, dim), _pick(keepdims, keepdim))
+
+    def reshape(self, *shape):
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        return _ops().reshape(self, shape)
+
+    view = reshape
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1):
+        return _ops().flatten(self, start_dim, end_dim)
+
+    def transpose(self, dim0: int = None, dim1: int = None):
+        if dim0 is None and dim1 is None:
+            return _ops().permute(self, tuple(range(self.ndim))[::-1])
+        return _ops().transpose(self, dim0, dim1)
+
+    def permute(self, *dims):
+        if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
+            dims = tuple(dims[0])
+        return _ops().permute(self, dims)
+
+    @property
+    def T(self):
+        return _ops().permute(self, tuple(range(self.ndim))[::-1])
+
+    def unsqueeze(self, dim: int):
+        return _ops().unsqueeze(self, dim)
+
+    def squeeze(self, dim=None):
+        return _ops().squeeze(self, dim)
+
+    def expand(self, *shape):
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        return _ops().broadcast_to(self, shape)
+
+    def exp(self):
+        return _ops().exp(self)
+
+    def log(self):
+        return _ops().log(self)
+
+    def sqrt(self):
+        return _ops().sqrt(self)
+
+    def abs(self):
+        return _ops().abs(self)
+
+    def sign(self):
+        return _ops().sign(self)
+
+    def tanh(self):
+        return _ops().tanh(self)
+
+    def sigmoid(self):
+        return _ops().sigmoid(self)
+
+    def relu(self):
+        return _ops().relu(self)
+
+    def clip(self, min=None, max=None):
+        return _ops().clip(self, min, max)
+
+    clamp = clip
+
+    def softmax(self, dim: int = -1):
+        return _ops().softmax(self, dim)
+
+    def log_softmax(self, dim: int = -1):
+        return _ops().log_softmax(self, dim)
+
+    def matmul(self, other):
+        return _ops().matmul(self, other)
+
+    def pow(self, other):
+        return _ops().pow(self, other)
+
+
+def _pick(a, b):
+    return a if b is None else b
+
+
+def _data(x):
+    return x.data if isinstance(x, Tensor) else x
+
+
+_OPS = None
+
+
+def _ops():
+    """The ops module, imported on first use (it imports this module)."""
+    global _OPS
+    if _OPS is None:
+        from . import ops
+
+        _OPS = ops
+    return _OPS
+
+
+def _to_array(data, dtype) -> np.ndarray:
+    if isinstance(data, Tensor):
+        data = data.data
+    if dtype is not None:
+        return np.array(data, dtype=dtype, copy=None)
+    if isinstance(data, np.ndarray):
+        return data
+    if isinstance(data, (np.generic,)):
+        return np.asarray(data)
+    arr = np.asarray(data)
+    # like torch.tensor: Python floats become float32 by default; ndarrays keep their dtype
+    if arr.dtype == np.float64 and not isinstance(data, np.ndarray):
+        arr = arr.astype(_FLOAT_DEFAULT)
+    return arr
+
+
+def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:
+    """Make a Tensor.  ndarrays keep their dtype; Python floats and lists of them become float32."""
+    if isinstance(data, numbers.Number) and dtype is None and isinstance(data, float):
+        return Tensor(np.asarray(data, dtype=_FLOAT_DEFAULT), requires_grad)
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype)
+
+
+# --- grad mode -------------------------------------------------------------------------------
+class _GradMode:
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self.prev = []
+
+    def __enter__(self):
+        self.prev.append(Tensor._grad_enabled)
+        Tensor._grad_enabled = self.enabled
+        return self
+
+    def __exit__(self, *exc):
+        Tensor._grad_enabled = self.prev.pop()
+        return False
+
+    def __call__(self, fn):
+        import functools
+
+        @functools.wraps(fn)
+        def wrapped(*args, **kwargs):
+            with self.__class__():
+                return fn(*args, **kwargs)
+
+        return wrapped
+
+
+class no_grad(_GradMode):
+    """Context manager (and decorator): operations inside record no graph."""
+
+    def __init__(self):
+        super().__init__(False)
+
+
+class enable_grad(_GradMode):
+    """Context manager (and decorator): re-enable graph recording inside a no_grad block."""
+
+    def __init__(self):
+        super().__init__(True)
+
+
+def is_grad_enabled() -> bool:
+    return Tensor._grad_enabled
+
+
+# --- the backward pass -----------------------------------------------------------------------
+def _topological_order(root: Tensor) -> list:
+    """Nodes reachable from `root` through tensors that require grad, parents before children."""
+    order = []
+    visited = set()
+    stack = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        if done:
+            order.append(node)
+            continue
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
+        stack.append((node, True))
+        ctx = node._ctx
+        if ctx is not None:
+            for p in ctx.parents:
+                if p is not None and p.requires_grad and id(p) not in visited:
+                    stack.append((p, False))
+    return order
+
+
+def _run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool) -> None:
+    from .function import FREED, unbroadcast
+
+    order = _topological_order(root)
+    grads = {id(root): grad}
+    given = set()  # ids of arrays already handed to a leaf: a second leaf gets its own copy
+    for node in reversed(order):
+        g = grads.pop(id(node), None)
+        ctx = node._ctx
+        if ctx is None:  # a leaf: accumulate
+            if g is None:
+                continue
+            if g.dtype != node.data.dtype:
+                g = g.astype(node.data.dtype)
+            elif g.base is not None or id(g) in given:
+                g = g.copy()
+            given.add(id(g))
+            node.grad = g if node.grad is None else node.grad + g
+            continue
+        if g is None:
+            continue
+        in_grads = ctx.backward(g)
+        if not isinstance(in_grads, tuple):
+            in_grads = (in_grads,)
+        for p, pg in zip(ctx.parents, in_grads):
+            if p is None or pg is None or not p.requires_grad:
+                continue
+            if pg.shape != p.data.shape:
+                pg = unbroadcast(pg, p.data.shape)
+            key = id(p)
+            prev = grads.get(key)
+            grads[key] = pg if prev is None else prev + pg
+        if not retain_graph:
+            node._ctx = FREED

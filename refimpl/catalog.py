@@ -1,0 +1,241 @@
+"""The catalogue: one entry per technique, declared next to the technique, found without importing it.
+
+Every technique module `refimpl/techniques/<family>/<name>.py` declares, at module level,
+
+    CATALOG_ENTRY = {                      # a pure literal: read with `ast`, never executed
+        "slug": "ghost-batchnorm",         # as in shared/CATALOGUE.md; `refimpl run SLUG`
+        "title": "Train longer, generalize better: ...",
+        "authors": "Hoffer, Hubara, Soudry",
+        "year": 2017,
+        "arxiv": "1705.08741",
+        "family": "regularization-normalization",
+        "notebook": "notebooks/regularization-normalization/ghost-batchnorm.ipynb",
+        "verified": "paper",               # "paper" | "official-code" | "reconstructed"
+        "verification_note": "Algorithm 1 and Eq. 2-3 read in the paper; ...",
+        "summary": "One paragraph: the idea.",
+        "equations": ["x̂ = (x − μ_B)/√(σ²_B + ε) over each ghost batch of size B_ghost", ...],
+    }
+
+and two functions, imported only when asked for:
+
+    demo(seed=0, quick=False, progress=True) -> dict    # the toy experiment (see `check_demo_result`)
+    reference_cases() -> list[ReferenceCase]             # small cases with independently derived values
+
+and optionally `plot(result) -> dict[str, matplotlib.figure.Figure]` for `refimpl run`.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import difflib
+import importlib
+import math
+import os
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+__all__ = [
+    "Technique",
+    "ReferenceCase",
+    "entries",
+    "get",
+    "families",
+    "quick_mode",
+    "check_demo_result",
+    "UnknownTechniqueError",
+    "VERIFIED_LEVELS",
+]
+
+VERIFIED_LEVELS = ("paper", "official-code", "reconstructed")
+REQUIRED_FIELDS = ("slug", "title", "authors", "year", "arxiv", "family", "notebook", "verified",
+                   "verification_note", "summary", "equations")
+PACKAGE_DIR = Path(__file__).resolve().parent
+TECHNIQUES_DIR = PACKAGE_DIR / "techniques"
+REPO_ROOT = PACKAGE_DIR.parent
+
+
+def quick_mode() -> bool:
+    """The project-wide quick switch: `REFIMPL_QUICK=1` (set by the test suite and CI) makes notebooks
+    run their demos with quick=True; unset or 0 runs the full experiment."""
+    return os.environ.get("REFIMPL_QUICK", "0").strip().lower() not in ("", "0", "false", "no")
+
+
+@dataclasses.dataclass
+class ReferenceCase:
+    """Small inputs and expected outputs for one function of a technique.
+
+    `expected` must come from an independent computation (by hand, a closed form, brute force) and
+    `note` says which; `compute(**inputs)` runs the code under test and returns a dict with the keys of
+    `expected`.  `refimpl vectors SLUG` exports `inputs` and `expected` for other frameworks.
+    """
+
+    name: str
+    inputs: dict
+    expected: dict
+    compute: Callable[..., dict]
+    note: str = ""
+    atol: float = 1e-6
+    rtol: float = 1e-6
+
+    def run(self) -> dict:
+        got = self.compute(**self.inputs)
+        return {k: np.asarray(getattr(got[k], "data", got[k])) for k in self.expected}
+
+    def check(self) -> None:
+        """Raise AssertionError with the max abs/rel error and its index if a value is off."""
+        got = self.run()
+        for key, exp in self.expected.items():
+            exp = np.asarray(exp)
+            val = got[key]
+            if val.shape != exp.shape:
+                raise AssertionError(f"{self.name}: '{key}' has shape {val.shape}, expected {exp.shape}")
+            if not np.allclose(val, exp, atol=self.atol, rtol=self.rtol, equal_nan=False):
+                err = np.abs(val.astype(np.float64) - exp.astype(np.float64))
+                idx = np.unravel_index(int(np.argmax(err)), err.shape) if err.ndim else ()
+                rel = err / np.maximum(np.abs(exp.astype(np.float64)), 1e-300)
+                raise AssertionError(
+                    f"{self.name}: '{key}' off by max abs {err.max():.3e} (max rel {rel.max():.3e}) at index "
+                    f"{idx}: got {val[idx] if val.ndim else val}, expected {exp[idx] if exp.ndim else exp}"
+                )
+
+
+@dataclasses.dataclass(frozen=True)
+class Technique:
+    """A catalogue entry; `demo`, `reference_cases` and `plot` import the module on first use."""
+
+    slug: str
+    title: str
+    authors: str
+    year: int
+    arxiv: str
+    family: str
+    module: str
+    notebook: str
+    verified: str
+    verification_note: str
+    summary: str
+    equations: tuple
+    source_file: str
+
+    @property
+    def arxiv_url(self) -> str:
+        return f"https://arxiv.org/abs/{self.arxiv}" if self.arxiv else ""
+
+    def load(self):
+        return importlib.import_module(self.module)
+
+    @property
+    def demo(self) -> Callable[..., dict]:
+        return self.load().demo
+
+    @property
+    def reference_cases(self) -> Callable[[], list]:
+        return self.load().reference_cases
+
+    @property
+    def plot(self):
+        return getattr(self.load(), "plot", None)
+
+
+def _read_entry(path: Path) -> dict | None:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "CATALOG_ENTRY" for t in node.targets):
+            try:
+                return ast.literal_eval(node.value)
+            except ValueError as e:
+                raise ValueError(f"{path}: CATALOG_ENTRY must be a pure literal ({e})") from None
+    return None
+
+
+def _module_name(path: Path) -> str:
+    rel = path.relative_to(PACKAGE_DIR.parent).with_suffix("")
+    return ".".join(rel.parts)
+
+
+def _validate(entry: dict, path: Path) -> None:
+    missing = [f for f in REQUIRED_FIELDS if f not in entry]
+    if missing:
+        raise ValueError(f"{path}: CATALOG_ENTRY lacks {missing}")
+    if entry["verified"] not in VERIFIED_LEVELS:
+        raise ValueError(f"{path}: 'verified' must be one of {VERIFIED_LEVELS}, got {entry['verified']!r}")
+
+
+_CACHE: dict | None = None
+
+
+def entries() -> dict:
+    """slug → Technique for every technique module (modules are parsed, not imported)."""
+    global _CACHE
+    if _CACHE is None:
+        found = {}
+        for path in sorted(TECHNIQUES_DIR.rglob("*.py")):
+            if path.name.startswith("_"):
+                continue
+            entry = _read_entry(path)
+            if entry is None:
+                continue
+            _validate(entry, path)
+            slug = entry["slug"]
+            if slug in found:
+                raise ValueError(f"duplicate slug {slug!r} in {path} and {found[slug].source_file}")
+            fields = {k: entry[k] for k in REQUIRED_FIELDS}
+            fields["equations"] = tuple(fields["equations"])
+            found[slug] = Technique(module=_module_name(path), source_file=str(path), **fields)
+        _CACHE = dict(sorted(found.items()))
+    return _CACHE
+
+
+def families() -> list:
+    return sorted({t.family for t in entries().values()})
+
+
+class UnknownTechniqueError(KeyError):
+    def __str__(self):
+        return str(self.args[0])
+
+
+def get(slug: str) -> Technique:
+    """The entry for `slug`; an unknown slug raises UnknownTechniqueError naming the closest matches."""
+    table = entries()
+    if slug in table:
+        return table[slug]
+    close = difflib.get_close_matches(slug, list(table), n=3, cutoff=0.4)
+    hint = f"; did you mean {', '.join(close)}?" if close else f"; known: {', '.join(table) or '(none)'}"
+    raise UnknownTechniqueError(f"unknown technique {slug!r}{hint} (see `refimpl list`)")
+
+
+def check_demo_result(result) -> None:
+    """The contract every demo result meets: a dict with
+    - "metrics": {name: float}, all finite — the headline numbers;
+    - "table": list of row dicts (same keys in every row) — what `refimpl run` prints;
+    - "claim": {"statement": str, "holds": bool} — the paper's qualitative claim and whether the toy
+      experiment shows it (a demo that does not show it reports holds=False honestly);
+    any other keys (curves, arrays for plots) are free."""
+    if not isinstance(result, dict):
+        raise TypeError(f"demo must return a dict, got {type(result).__name__}")
+    for key in ("metrics", "table", "claim"):
+        if key not in result:
+            raise ValueError(f"demo result lacks '{key}'")
+    for name, value in result["metrics"].items():
+        if not isinstance(value, (int, float, np.floating, np.integer)) or not math.isfinite(float(value)):
+            raise ValueError(f"demo metric {name!r} must be a finite number, got {value!r}")
+    rows = result["table"]
+    if not rows or not all(isinstance(r, dict) for r in rows):
+        raise ValueError("demo 'table' must be a non-empty list of dicts")
+    claim = result["claim"]
+    if not isinstance(claim.get("statement"), str) or not isinstance(claim.get("holds"), (bool, np.bool_)):
+        raise ValueError("demo 'claim' must be {'statement': str, 'holds': bool}")
+
+
+def markdown_table() -> str:
+    """The README's catalogue table (kept true by a test; regenerate with tools/update_readme.py)."""
+    lines = ["| slug | paper | family | verified | notebook |", "|---|---|---|---|---|"]
+    for t in entries().values():
+        title = t.title.replace("|", "\\|")
+        lines.append(f"| `{t.slug}` | [{title}]({t.arxiv_url}) ({t.year}) | {t.family} | {t.verified} | "
+                     f"[notebook]({t.notebook}) |")
+    return "\n".join(lines)

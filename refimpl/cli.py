@@ -1,0 +1,167 @@
+"""The `refimpl` command: list, show, run and export the catalogue's techniques.
+
+    refimpl list [--family F]
+    refimpl show SLUG
+    refimpl run SLUG [--seed N] [--quick] [--out DIR] [--no-progress]
+    refimpl vectors SLUG [--out PATH] [--format safetensors|npz|json]
+    refimpl vectors --all [--out DIR] [--format ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import textwrap
+import time
+
+from . import catalog
+
+__all__ = ["main", "format_table"]
+
+
+def format_table(rows: list, columns=None) -> str:
+    """A plain-text table of row dicts (numbers to 4 significant digits)."""
+    if not rows:
+        return "(no rows)"
+    columns = columns or list(dict.fromkeys(k for r in rows for k in r))
+
+    def fmt(v):
+        if isinstance(v, float):
+            return f"{v:.4g}"
+        return str(v)
+
+    cells = [[fmt(r.get(c, "")) for c in columns] for r in rows]
+    widths = [max(len(str(c)), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
+    line = "  ".join(str(c).ljust(w) for c, w in zip(columns, widths))
+    rule = "  ".join("-" * w for w in widths)
+    body = ["  ".join(v.ljust(w) for v, w in zip(row, widths)) for row in cells]
+    return "\n".join([line, rule, *body])
+
+
+def _cmd_list(args) -> int:
+    table = catalog.entries()
+    rows = [
+        {"slug": t.slug, "family": t.family, "verified": t.verified, "arXiv": t.arxiv,
+         "title": textwrap.shorten(t.title, 60, placeholder="…")}
+        for t in table.values()
+        if args.family is None or t.family == args.family
+    ]
+    if args.family is not None and not rows:
+        known = ", ".join(catalog.families()) or "(none)"
+        print(f"refimpl: no technique in family {args.family!r}; families: {known}", file=sys.stderr)
+        return 2
+    print(format_table(rows))
+    return 0
+
+
+def _cmd_show(args) -> int:
+    t = catalog.get(args.slug)
+    eqs = "\n".join(f"  {e}" for e in t.equations)
+    print(
+        f"{t.title}\n{t.authors} ({t.year})\narXiv: {t.arxiv}  {t.arxiv_url}\n"
+        f"family: {t.family}   module: {t.module}\nnotebook: {t.notebook}\n\n"
+        f"{textwrap.fill(t.summary, 100)}\n\nKey equations:\n{eqs}\n\n"
+        f"Verified: {t.verified} — {textwrap.fill(t.verification_note, 100, subsequent_indent='  ')}"
+    )
+    return 0
+
+
+def _cmd_run(args) -> int:
+    t = catalog.get(args.slug)
+    out_dir = os.path.join(args.out, t.slug)
+    print(f"running {t.slug} (seed={args.seed}, quick={args.quick}) — {t.title}")
+    start = time.perf_counter()
+    result = t.demo(seed=args.seed, quick=args.quick, progress=not args.no_progress)
+    catalog.check_demo_result(result)
+    elapsed = time.perf_counter() - start
+    print()
+    print(format_table(result["table"]))
+    print()
+    for name, value in result["metrics"].items():
+        print(f"{name}: {float(value):.6g}")
+    claim = result["claim"]
+    print(f"\nclaim: {claim['statement']}\nholds on this toy run: {'yes' if claim['holds'] else 'NO'}")
+    os.makedirs(out_dir, exist_ok=True)
+    with open(os.path.join(out_dir, "metrics.json"), "w", encoding="utf-8") as f:
+        json.dump({"slug": t.slug, "seed": args.seed, "quick": args.quick, "seconds": elapsed,
+                   "metrics": {k: float(v) for k, v in result["metrics"].items()},
+                   "claim": {"statement": claim["statement"], "holds": bool(claim["holds"])},
+                   "table": result["table"]}, f, indent=2, default=float)
+    plot = t.plot
+    written = []
+    if plot is not None:
+        from .plotting import save
+
+        for name, fig in plot(result).items():
+            written.append(save(fig, os.path.join(out_dir, f"{name}.png")))
+    print(f"\n{elapsed:.1f} s; wrote {os.path.join(out_dir, 'metrics.json')}")
+    for p in written:
+        print(f"plot: {p}")
+    return 0
+
+
+def _cmd_vectors(args) -> int:
+    from .vectors import write_vectors
+
+    ext = {"safetensors": "safetensors", "npz": "npz", "json": "json"}[args.format]
+    if args.all:
+        out_dir = args.out or "refimpl-vectors"
+        index = {}
+        for slug, t in catalog.entries().items():
+            path = write_vectors(os.path.join(out_dir, f"{slug}.{ext}"), slug, t.reference_cases(), args.format)
+            index[slug] = {"file": os.path.basename(path), "title": t.title, "arxiv": t.arxiv, "family": t.family}
+        with open(os.path.join(out_dir, "index.json"), "w", encoding="utf-8") as f:
+            json.dump(index, f, indent=2)
+        print(f"wrote {len(index)} techniques' reference vectors and index.json to {out_dir}")
+        return 0
+    if not args.slug:
+        print("refimpl vectors: give a SLUG or --all", file=sys.stderr)
+        return 2
+    t = catalog.get(args.slug)
+    path = write_vectors(args.out or f"{t.slug}.{ext}", t.slug, t.reference_cases(), args.format)
+    print(f"wrote {path}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="refimpl", description="Reference implementations of deep-learning techniques.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    s = sub.add_parser("list", help="table of techniques", description="List the catalogue.")
+    s.add_argument("--family", help="only this family")
+    s.set_defaults(fn=_cmd_list)
+
+    s = sub.add_parser("show", help="the paper card of a technique", description="Show a technique's paper card.")
+    s.add_argument("slug")
+    s.set_defaults(fn=_cmd_show)
+
+    s = sub.add_parser("run", help="run a technique's toy experiment", description="Run the demo, print its table, save plots.")
+    s.add_argument("slug")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--quick", action="store_true", help="the few-second version used by the tests")
+    s.add_argument("--out", default="refimpl-out", help="folder for plots and metrics (default: refimpl-out)")
+    s.add_argument("--no-progress", action="store_true", help="no progress bar")
+    s.set_defaults(fn=_cmd_run)
+
+    s = sub.add_parser("vectors", help="export reference cases", description="Write reference cases for cross-checking.")
+    s.add_argument("slug", nargs="?")
+    s.add_argument("--all", action="store_true", help="every technique, into a folder with index.json")
+    s.add_argument("--out", help="output file (or folder with --all)")
+    s.add_argument("--format", choices=("safetensors", "npz", "json"), default="safetensors")
+    s.set_defaults(fn=_cmd_vectors)
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.fn(args)
+    except catalog.UnknownTechniqueError as e:
+        print(f"refimpl: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Technique modules, one paper each (see refimpl.catalog)."""

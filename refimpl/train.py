@@ -1,0 +1,181 @@
+"""A small training loop with hooks: `fit`, `train_step`, `evaluate`, `predict`.
+
+Techniques plug into the loop through callbacks instead of copying it.  A callback is any object with
+some of these methods (each receives the mutable `TrainState`):
+
+    on_train_begin, on_epoch_begin, on_batch_begin,
+    after_backward   — gradients are in p.grad: clip, mask or replace them here (masks, SAM, ...)
+    on_step_end      — after optimizer.step(): re-apply masks, prune, regrow, average ...
+    on_epoch_end, on_train_end
+
+Set `state.stop = True` to end training early.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from collections import defaultdict
+
+import numpy as np
+
+from .autograd.tensor import Tensor, no_grad
+from .data import batches
+
+__all__ = ["fit", "train_step", "evaluate", "predict", "History", "TrainState", "LambdaCallback", "progress_bar"]
+
+_HOOKS = ("on_train_begin", "on_epoch_begin", "on_batch_begin", "after_backward", "on_step_end",
+          "on_epoch_end", "on_train_end")
+
+
+class History(defaultdict):
+    """name → list of values (per epoch, or per step for names starting with 'step_')."""
+
+    def __init__(self):
+        super().__init__(list)
+
+    def last(self, name: str):
+        return self[name][-1]
+
+
+@dataclasses.dataclass
+class TrainState:
+    model: object
+    optimizer: object
+    history: History
+    epoch: int = 0
+    step: int = 0
+    x: object = None
+    y: object = None
+    output: object = None
+    loss: object = None
+    stop: bool = False
+
+
+class LambdaCallback:
+    """A callback from plain functions: `LambdaCallback(on_step_end=lambda s: ...)`."""
+
+    def __init__(self, **hooks):
+        unknown = set(hooks) - set(_HOOKS)
+        if unknown:
+            raise ValueError(f"LambdaCallback: unknown hooks {sorted(unknown)}; known: {_HOOKS}")
+        for name, fn in hooks.items():
+            setattr(self, name, fn)
+
+
+def _call(callbacks, hook, state):
+    for cb in callbacks:
+        fn = getattr(cb, hook, None)
+        if fn is not None:
+            fn(state)
+
+
+def progress_bar(iterable, total=None, desc=None, enabled=True):
+    """tqdm when enabled and stderr is a terminal (or a notebook); the bare iterable otherwise."""
+    if not enabled or not (sys.stderr.isatty() or "ipykernel" in sys.modules):
+        return iterable
+    from tqdm.auto import tqdm
+
+    return tqdm(iterable, total=total, desc=desc, leave=False)
+
+
+def _as_tensor(x):
+    return x if isinstance(x, Tensor) else Tensor(np.asarray(x))
+
+
+def train_step(model, loss_fn, x, y, optimizer, callbacks=(), state=None) -> float:
+    """One step: forward, loss, backward, (after_backward hooks), optimizer.step(), (on_step_end hooks)."""
+    optimizer.zero_grad()
+    out = model(_as_tensor(x))
+    loss = loss_fn(out, y)
+    loss.backward()
+    if state is not None:
+        state.output, state.loss = out, loss
+        _call(callbacks, "after_backward", state)
+    optimizer.step()
+    if state is not None:
+        _call(callbacks, "on_step_end", state)
+    return float(loss.data)
+
+
+def _batches_of(data, batch_size, seed, epoch):
+    if isinstance(data, tuple) and len(data) == 2 and isinstance(data[0], np.ndarray):
+        return batches(data[0], data[1], batch_size=batch_size, shuffle=True, seed=seed, epoch=epoch)
+    return iter(data)
+
+
+def fit(model, loss_fn, data, optimizer, epochs: int = 1, *, batch_size: int = 64, eval_data=None,
+        callbacks=(), scheduler=None, seed: int = 0, progress: bool = True, clip_grad_norm=None) -> History:
+    """Train `model` for `epochs` passes over `data` and return the per-epoch History.
+
+    `data` is an (x, y) pair of arrays (minibatched and reshuffled each epoch from `seed`) or an iterable
+    of (x, y) batches; `loss_fn(output, target)` returns a scalar Tensor; `eval_data` = (x, y) is
+    evaluated after every epoch ("val_loss", "val_accuracy"); `scheduler.step()` runs once per epoch.
+    """
+    if epochs < 0:
+        raise ValueError(f"fit: `epochs` must be ≥ 0, got {epochs}")
+    if batch_size < 1:
+        raise ValueError(f"fit: `batch_size` must be ≥ 1, got {batch_size}")
+    callbacks = list(callbacks)
+    if clip_grad_norm is not None:
+        from .optim import clip_grad_norm_
+
+        params = [p for g in optimizer.param_groups for p in g["params"]]
+        callbacks.insert(0, LambdaCallback(after_backward=lambda s: clip_grad_norm_(params, clip_grad_norm)))
+    history = History()
+    state = TrainState(model=model, optimizer=optimizer, history=history)
+    model.train()
+    _call(callbacks, "on_train_begin", state)
+    for epoch in progress_bar(range(epochs), total=epochs, desc="epochs", enabled=progress):
+        state.epoch = epoch
+        _call(callbacks, "on_epoch_begin", state)
+        losses = []
+        for xb, yb in _batches_of(data, batch_size, seed, epoch):
+            state.x, state.y = xb, yb
+            _call(callbacks, "on_batch_begin", state)
+            loss = train_step(model, loss_fn, xb, yb, optimizer, callbacks, state)
+            if not np.isfinite(loss):
+                raise FloatingPointError(f"fit: the loss became {loss} at epoch {epoch}, step {state.step}")
+            losses.append(loss)
+            history["step_loss"].append(loss)
+            state.step += 1
+            if state.stop:
+                break
+        history["epoch"].append(epoch)
+        history["loss"].append(float(np.mean(losses)) if losses else float("nan"))
+        if scheduler is not None:
+            scheduler.step()
+        if eval_data is not None:
+            ev = evaluate(model, eval_data[0], eval_data[1], loss_fn=loss_fn)
+            history["val_loss"].append(ev["loss"])
+            history["val_accuracy"].append(ev["accuracy"])
+        _call(callbacks, "on_epoch_end", state)
+        if state.stop:
+            break
+    _call(callbacks, "on_train_end", state)
+    return history
+
+
+def predict(model, x, batch_size: int = 1024) -> np.ndarray:
+    """model(x) in eval mode without a graph, batched; restores the previous mode."""
+    was_training = model.training
+    model.eval()
+    try:
+        with no_grad():
+            outs = [model(Tensor(np.asarray(x[i : i + batch_size]))).data for i in range(0, len(x), batch_size)]
+    finally:
+        model.train(was_training)
+    return np.concatenate(outs, axis=0)
+
+
+def evaluate(model, x, y, loss_fn=None, batch_size: int = 1024) -> dict:
+    """{"loss", "accuracy"} of a classifier (accuracy = argmax over the last axis equals y)."""
+    logits = predict(model, x, batch_size)
+    y = np.asarray(y)
+    result = {"accuracy": float(np.mean(np.argmax(logits, axis=-1) == y)) if y.dtype.kind in "iu" else float("nan")}
+    if loss_fn is not None:
+        with no_grad():
+            result["loss"] = float(loss_fn(Tensor(logits), y).data)
+    else:
+        result["loss"] = float("nan")
+    return result

@@ -1,0 +1,59 @@
+"""Contract tests every catalogue entry must pass (driven by the registry, not by a hand list)."""
+
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from refimpl import catalog
+
+ROOT = Path(__file__).resolve().parents[2]
+ENTRIES = catalog.entries()
+SLUGS = sorted(ENTRIES)
+
+
+def test_registry_is_not_empty_and_slugs_are_kebab_case():
+    assert SLUGS, "no technique registered"
+    for slug in SLUGS:
+        assert re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", slug), slug
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+def test_metadata_complete(slug):
+    t = ENTRIES[slug]
+    assert t.title and t.authors and t.summary and t.verification_note
+    assert 1950 < int(t.year) <= 2026
+    assert re.fullmatch(r"\d{4}\.\d{4,5}", t.arxiv), f"arXiv id {t.arxiv!r}"
+    assert t.verified in catalog.VERIFIED_LEVELS
+    assert len(t.equations) >= 1
+    assert (ROOT / t.notebook).is_file(), f"notebook {t.notebook} is missing"
+    assert t.notebook == f"notebooks/{t.family}/{slug}.ipynb"
+    assert Path(t.source_file).parent.name == t.family.replace("-", "_")
+    mod = t.load()
+    assert f"arXiv: {t.arxiv}" in (mod.__doc__ or ""), "the module docstring must carry the arXiv line"
+    assert callable(mod.demo) and callable(mod.reference_cases)
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+def test_reference_cases_pass(slug):
+    cases = ENTRIES[slug].reference_cases()
+    assert cases, "at least one reference case"
+    names = [c.name for c in cases]
+    assert len(set(names)) == len(names), "case names must be unique"
+    for case in cases:
+        assert case.note, f"{case.name}: say how the expected values were derived"
+        case.check()
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+def test_demo_quick_is_deterministic_and_finite(slug, demo_result):
+    first = demo_result(slug, 0)
+    catalog.check_demo_result(first)
+    again = ENTRIES[slug].demo(seed=0, quick=True, progress=False)
+    for name, value in first["metrics"].items():
+        assert math.isfinite(float(value))
+        assert np.isclose(float(value), float(again["metrics"][name]), rtol=0, atol=1e-12), (
+            f"metric {name} differs between two runs with seed 0: {value} vs {again['metrics'][name]}"
+        )

@@ -1,0 +1,33 @@
+"""README.md stays true: its catalogue table matches the registry and its Quickstart has the three lines."""
+
+import re
+from pathlib import Path
+
+from refimpl.catalog import entries, markdown_table
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def quickstart_lines():
+    section = README.split("## Quickstart", 1)[1]
+    block = re.search(r"```bash\n(.*?)```", section, flags=re.S).group(1)
+    return [line for line in block.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+
+
+def test_catalogue_table_matches_registry():
+    table = README.split("<!-- catalogue:start -->", 1)[1].split("<!-- catalogue:end -->", 1)[0].strip()
+    assert table == markdown_table(), "README's catalogue table is stale: run `python tools/update_readme.py`"
+
+
+def test_quickstart_installs_runs_a_real_technique_and_tests():
+    install, run, test = quickstart_lines()
+    assert install == 'pip install -e ".[dev]"'
+    slug = re.match(r"refimpl run ([a-z0-9-]+)", run).group(1)
+    assert slug in entries()
+    assert test.startswith("python -m pytest")
+
+
+def test_ci_runs_the_readme_block():
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert "## Quickstart" in ci, ".ci/run must take its commands from README's Quickstart block"
