@@ -188,3 +188,29 @@ def test_functional_call_uses_given_weights_and_restores():
     assert lin.weight.grad is None
     assert lin.weight is dict(lin.named_parameters())["weight"]
     np.testing.assert_allclose(lin(x).data, x.data @ lin.weight.data.T + lin.bias.data)
+
+
+def test_weight_norm_keeps_weight_and_has_unit_direction_gradient():
+    from refimpl.nn.parametrizations import weight_norm
+
+    lin = _layer()
+    w = lin.weight.data.copy()
+    weight_norm(lin)
+    np.testing.assert_allclose(lin.weight.data, w)
+    g = lin.parametrizations.weight[0].g
+    np.testing.assert_allclose(g.data[:, 0], np.linalg.norm(w, axis=1))
+    g.data[...] = 2.0  # every row now has norm 2
+    np.testing.assert_allclose(np.linalg.norm(lin.weight.data, axis=1), [2.0, 2.0])
+    x = np.random.default_rng(0).normal(size=(4, 3))
+    v0 = lin.parametrizations.weight.original.data.copy()
+
+    def f(v, g):
+        wn = lin.parametrizations.weight[0]
+        old = wn.g
+        wn.__dict__["g"] = g
+        try:
+            return nn.functional_call(lin, {"weight": wn(v)}, rf.tensor(x))
+        finally:
+            wn.__dict__["g"] = old
+
+    rf.gradcheck(f, v0, np.full((2, 1), 2.0))
