@@ -78,8 +78,11 @@ def cross_entropy(input, target, weight=None, ignore_index: int = -100, reductio
         expected = (input.shape[0],) + extra
         if target.shape != expected:
             raise ValueError(f"cross_entropy: `target` must have shape {expected} for input {input.shape}, got {target.shape}")
-        bad = (target != ignore_index) & ((target < 0) | (target >= c))
-        if bad.any():
+        lo, hi = (int(target.min()), int(target.max())) if target.size else (0, 0)
+        bad = None
+        if lo < 0 or hi >= c:  # only then look for the offending entry (ignore_index may explain it)
+            bad = (target != ignore_index) & ((target < 0) | (target >= c))
+        if bad is not None and bad.any():
             raise ValueError(
                 f"cross_entropy: `target` holds class index {int(target[bad].flat[0])}, expected values in "
                 f"[0, {c - 1}] (or ignore_index={ignore_index})"

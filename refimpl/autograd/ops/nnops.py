@@ -62,6 +62,13 @@ class CrossEntropy(Function):
             losses = -np.sum(wt * logp, axis=1)
             ctx.coef = wt  # z̄ₙ = ḡₙ (Σ_c wt_c · pₙ − wt)
             denom = n
+        elif weight is None and eps == 0 and ignore_index < 0 and (target.size == 0 or target.min() >= 0):
+            # the common case (plain class indices, nothing ignored): ℓₙ = −log p_{n,yₙ}
+            rows = np.arange(n)
+            losses = -logp[rows, target]
+            ctx.target = target
+            ctx.coef = None
+            denom = n
         else:
             valid = target != ignore_index
             tgt = np.where(valid, target, 0)
@@ -84,7 +91,11 @@ class CrossEntropy(Function):
 
     def backward(ctx, g):
         coef = ctx.coef
-        dz = np.exp(ctx.logp) * coef.sum(axis=1, keepdims=True) - coef
+        if coef is None:  # the plain path: z̄ₙ = pₙ − e_{yₙ}
+            dz = np.exp(ctx.logp)
+            dz[np.arange(len(dz)), ctx.target] -= 1
+        else:
+            dz = np.exp(ctx.logp) * coef.sum(axis=1, keepdims=True) - coef
         if ctx.reduction == "none":
             return (dz * g[:, None],)
         if ctx.reduction == "mean":
