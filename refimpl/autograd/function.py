@@ -79,8 +79,7 @@ class Function:
         arrays = [a.data if isinstance(a, Tensor) else _constant(a, like) for a in inputs]
         ctx = cls()
         track = any_grad and Tensor._grad_enabled
-        if track:
-            ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in inputs)
+        ctx.needs_input_grad = tuple(track and isinstance(a, Tensor) and a.requires_grad for a in inputs)
         out = Tensor.__new__(Tensor)
         out.data = ctx.forward(*arrays, **kwargs)
         out.grad = None

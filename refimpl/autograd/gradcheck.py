@@ -25,7 +25,7 @@ def _prepare(inputs):
     for x in inputs:
         arr = x.data if isinstance(x, Tensor) else np.asarray(x)
         if arr.dtype.kind == "f":
-            tensors.append(Tensor(arr.astype(np.float64), requires_grad=True))
+            tensors.append(Tensor(np.array(arr, dtype=np.float64, order="C"), requires_grad=True))
         else:
             tensors.append(x)
     return tensors
@@ -98,27 +98,25 @@ def gradcheck(
                 return False
         return True
 
-    for d in range(n_directions):
-        us = [rng.standard_normal(t.shape) for t in diff]
-        saved = [t.data.copy() for t in diff]
-        for t, u, s in zip(diff, us, saved):
-            t.data = s + eps * u
-        fp = _scalar(fn, tensors, v)
-        for t, u, s in zip(diff, us, saved):
-            t.data = s - eps * u
-        fm = _scalar(fn, tensors, v)
-        for t, s in zip(diff, saved):
-            t.data = s
-        numeric = (fp - fm) / (2 * eps)
-        predicted = float(sum(np.sum(u * a) for u, a in zip(us, analytic)))
-        err = abs(predicted - numeric)
-        if err > atol + rtol * abs(numeric):
-            msg = (
-                f"gradcheck (random direction {d}) failed: ⟨u, Jᵀv⟩ = {predicted:.10g} but the central "
-                f"difference gives {numeric:.10g}; abs error {err:.3e}, rel error "
-                f"{err / max(abs(numeric), 1e-300):.3e}"
-            )
-            if raise_exception:
-                raise GradcheckError(msg)
-            return False
+    for i, (t, a) in enumerate(zip(diff, analytic)):  # one input at a time, so a failure names it
+        saved = t.data
+        for d in range(n_directions):
+            u = rng.standard_normal(t.shape)
+            t.data = saved + eps * u
+            fp = _scalar(fn, tensors, v)
+            t.data = saved - eps * u
+            fm = _scalar(fn, tensors, v)
+            t.data = saved
+            numeric = (fp - fm) / (2 * eps)
+            predicted = float(np.sum(u * a))
+            err = abs(predicted - numeric)
+            if err > atol + rtol * abs(numeric):
+                msg = (
+                    f"gradcheck (random direction {d}) failed for input {i} of shape {t.shape}: ⟨u, Jᵀv⟩ = "
+                    f"{predicted:.10g} but the central difference gives {numeric:.10g}; max abs error "
+                    f"{err:.3e}, max rel error {err / max(abs(numeric), 1e-300):.3e}"
+                )
+                if raise_exception:
+                    raise GradcheckError(msg)
+                return False
     return True

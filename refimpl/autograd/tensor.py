@@ -8,8 +8,6 @@ tensors that require a gradient keep `.grad`; interior gradients and saved buffe
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
 __all__ = ["Tensor", "tensor", "no_grad", "enable_grad", "is_grad_enabled"]
@@ -318,7 +316,7 @@ def _to_array(data, dtype) -> np.ndarray:
 
 def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:
     """Make a Tensor.  ndarrays keep their dtype; Python floats and lists of them become float32."""
-    if isinstance(data, numbers.Number) and dtype is None and isinstance(data, float):
+    if type(data) is float and dtype is None:
         return Tensor(np.asarray(data, dtype=_FLOAT_DEFAULT), requires_grad)
     return Tensor(data, requires_grad=requires_grad, dtype=dtype)
 
@@ -395,7 +393,7 @@ def _run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool) -> None:
 
     order = _topological_order(root)
     grads = {id(root): grad}
-    given = set()  # ids of arrays already handed to a leaf: a second leaf gets its own copy
+    given = {id(grad)}  # arrays a leaf must not keep as its own .grad (the caller's, another leaf's)
     for node in reversed(order):
         g = grads.pop(id(node), None)
         ctx = node._ctx

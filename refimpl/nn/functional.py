@@ -26,7 +26,7 @@ sigmoid = ops.sigmoid
 tanh = ops.tanh
 softmax = ops.softmax
 log_softmax = ops.log_softmax
-linear = ops.linear
+linear = ops.linear  # checks shapes, see refimpl.autograd.ops.linalg.linear
 logsumexp = ops.logsumexp
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -57,9 +57,10 @@ def cross_entropy(input, target, weight=None, ignore_index: int = -100, reductio
     target = target.data if isinstance(target, Tensor) else np.asarray(target)
     if input.ndim < 1:
         raise ValueError("cross_entropy: `input` must have a class dimension, got a 0-d tensor")
-    if input.ndim == 1:  # a single sample
+    single = input.ndim == 1
+    if single:  # a single sample
         input = ops.reshape(input, (1, input.shape[0]))
-        target = target.reshape(1, *target.shape[1:]) if target.dtype.kind == "f" else target.reshape(1)
+        target = target.reshape(1, *target.shape) if target.dtype.kind == "f" else target.reshape(1)
     c = input.shape[1]
     extra = input.shape[2:]
     w = None
@@ -95,6 +96,8 @@ def cross_entropy(input, target, weight=None, ignore_index: int = -100, reductio
                              label_smoothing=label_smoothing, ignore_index=ignore_index)
     if reduction == "none" and extra:
         out = ops.reshape(out, (-1,) + extra)
+    elif reduction == "none" and single:
+        out = ops.reshape(out, ())
     return out
 
 
@@ -116,7 +119,10 @@ def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: st
         return -picked
     if reduction == "sum":
         return -ops.sum(picked)
-    return -ops.sum(picked) / float(wy.sum())
+    total = float(wy.sum())
+    if total == 0:  # every target ignored: NaN loss with a zero gradient, as cross_entropy
+        return ops.sum(picked) * 0.0 + np.nan
+    return -ops.sum(picked) / total
 
 
 def mse_loss(input, target, reduction: str = "mean"):

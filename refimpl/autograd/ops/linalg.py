@@ -86,6 +86,11 @@ def matmul(x, y):
             f"matmul: inner dimensions differ — x has shape {xs} (last axis {k1}) and y has shape {ys} "
             f"({'first' if len(ys) == 1 else 'second-to-last'} axis {k2})"
         )
+    if len(xs) > 2 and len(ys) > 2:
+        try:
+            np.broadcast_shapes(xs[:-2], ys[:-2])
+        except ValueError:
+            raise ValueError(f"matmul: batch dimensions of x {xs} and y {ys} do not broadcast") from None
     return MatMul.apply(x, y)
 
 
@@ -98,4 +103,6 @@ def linear(x, weight, bias=None):
         )
     if bias is None:
         return Linear.apply(x, weight)
+    if tuple(bias.shape) != (weight.shape[0],):
+        raise ValueError(f"linear: `bias` must have shape ({weight.shape[0]},) for weight {tuple(weight.shape)}, got {tuple(bias.shape)}")
     return Linear.apply(x, weight, bias)

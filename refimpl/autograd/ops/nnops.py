@@ -99,6 +99,8 @@ class CrossEntropy(Function):
         if ctx.reduction == "none":
             return (dz * g[:, None],)
         if ctx.reduction == "mean":
+            if not ctx.denom:  # every target ignored: the loss is 0/0 = NaN, its gradient 0 (as PyTorch)
+                return (np.zeros_like(dz),)
             g = g / ctx.denom
         return (dz * g,)
 

@@ -171,6 +171,13 @@ def concatenate(xs, axis: int = 0):
     xs = list(xs)
     if not xs:
         raise ValueError("concatenate: needs at least one tensor")
+    shapes = [tuple(np.shape(x.data if isinstance(x, Tensor) else x)) for x in xs]
+    nd = len(shapes[0])
+    if any(len(s) != nd for s in shapes) or not -nd <= axis < nd:
+        raise ValueError(f"concatenate: tensors need the same number of dimensions and a valid axis {axis}, got shapes {shapes}")
+    rest = {s[: axis % nd] + s[axis % nd + 1 :] for s in shapes}
+    if len(rest) != 1:
+        raise ValueError(f"concatenate: all dimensions but axis {axis} must match, got shapes {shapes}")
     return Concatenate.apply(*xs, axis=axis)
 
 
