@@ -1,0 +1,1 @@
+"""Sparsity and pruning techniques (one module per paper; shared base in `_base.py`)."""
