@@ -83,7 +83,7 @@ class Tensor:
         self.grad = None
 
     def astype(self, dtype) -> Tensor:
-        return _ops().cast(self, dtype)
+        return _OPS.cast(self, dtype)
 
     def float(self) -> Tensor:
         return self.astype(np.float32)
@@ -125,46 +125,46 @@ class Tensor:
 
     # --- operators (the ops live in refimpl.autograd.ops) ------------------------------------
     def __add__(self, other):
-        return _ops().add(self, other)
+        return _OPS.add(self, other)
 
     def __radd__(self, other):
-        return _ops().add(other, self)
+        return _OPS.add(other, self)
 
     def __sub__(self, other):
-        return _ops().sub(self, other)
+        return _OPS.sub(self, other)
 
     def __rsub__(self, other):
-        return _ops().sub(other, self)
+        return _OPS.sub(other, self)
 
     def __mul__(self, other):
-        return _ops().mul(self, other)
+        return _OPS.mul(self, other)
 
     def __rmul__(self, other):
-        return _ops().mul(other, self)
+        return _OPS.mul(other, self)
 
     def __truediv__(self, other):
-        return _ops().div(self, other)
+        return _OPS.div(self, other)
 
     def __rtruediv__(self, other):
-        return _ops().div(other, self)
+        return _OPS.div(other, self)
 
     def __pow__(self, other):
-        return _ops().pow(self, other)
+        return _OPS.pow(self, other)
 
     def __rpow__(self, other):
-        return _ops().pow(other, self)
+        return _OPS.pow(other, self)
 
     def __matmul__(self, other):
-        return _ops().matmul(self, other)
+        return _OPS.matmul(self, other)
 
     def __rmatmul__(self, other):
-        return _ops().matmul(other, self)
+        return _OPS.matmul(other, self)
 
     def __neg__(self):
-        return _ops().neg(self)
+        return _OPS.neg(self)
 
     def __getitem__(self, index):
-        return _ops().getitem(self, index)
+        return _OPS.getitem(self, index)
 
     # comparisons give plain boolean arrays (no gradient flows through a comparison)
     def __lt__(self, other):
@@ -183,98 +183,98 @@ class Tensor:
 
     # --- methods ---------------------------------------------------------------------------
     def sum(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
-        return _ops().sum(self, _pick(axis, dim), _pick(keepdims, keepdim))
+        return _OPS.sum(self, _pick(axis, dim), _pick(keepdims, keepdim))
 
     def mean(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
-        return _ops().mean(self, _pick(axis, dim), _pick(keepdims, keepdim))
+        return _OPS.mean(self, _pick(axis, dim), _pick(keepdims, keepdim))
 
     def var(self, axis=None, keepdims=False, *, correction=1, dim=None, keepdim=None):
-        return _ops().var(self, _pick(axis, dim), _pick(keepdims, keepdim), correction=correction)
+        return _OPS.var(self, _pick(axis, dim), _pick(keepdims, keepdim), correction=correction)
 
     def max(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
-        return _ops().max(self, _pick(axis, dim), _pick(keepdims, keepdim))
+        return _OPS.max(self, _pick(axis, dim), _pick(keepdims, keepdim))
 
     def min(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
-        return _ops().min(self, _pick(axis, dim), _pick(keepdims, keepdim))
+        return _OPS.min(self, _pick(axis, dim), _pick(keepdims, keepdim))
 
     def logsumexp(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
-        return _ops().logsumexp(self, _pick(axis, dim), _pick(keepdims, keepdim))
+        return _OPS.logsumexp(self, _pick(axis, dim), _pick(keepdims, keepdim))
 
     def reshape(self, *shape):
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
             shape = tuple(shape[0])
-        return _ops().reshape(self, shape)
+        return _OPS.reshape(self, shape)
 
     view = reshape
 
     def flatten(self, start_dim: int = 0, end_dim: int = -1):
-        return _ops().flatten(self, start_dim, end_dim)
+        return _OPS.flatten(self, start_dim, end_dim)
 
     def transpose(self, dim0: int = None, dim1: int = None):
         if dim0 is None and dim1 is None:
-            return _ops().permute(self, tuple(range(self.ndim))[::-1])
-        return _ops().transpose(self, dim0, dim1)
+            return _OPS.permute(self, tuple(range(self.ndim))[::-1])
+        return _OPS.transpose(self, dim0, dim1)
 
     def permute(self, *dims):
         if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
             dims = tuple(dims[0])
-        return _ops().permute(self, dims)
+        return _OPS.permute(self, dims)
 
     @property
     def T(self):
-        return _ops().permute(self, tuple(range(self.ndim))[::-1])
+        return _OPS.permute(self, tuple(range(self.ndim))[::-1])
 
     def unsqueeze(self, dim: int):
-        return _ops().unsqueeze(self, dim)
+        return _OPS.unsqueeze(self, dim)
 
     def squeeze(self, dim=None):
-        return _ops().squeeze(self, dim)
+        return _OPS.squeeze(self, dim)
 
     def expand(self, *shape):
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
             shape = tuple(shape[0])
-        return _ops().broadcast_to(self, shape)
+        return _OPS.broadcast_to(self, shape)
 
     def exp(self):
-        return _ops().exp(self)
+        return _OPS.exp(self)
 
     def log(self):
-        return _ops().log(self)
+        return _OPS.log(self)
 
     def sqrt(self):
-        return _ops().sqrt(self)
+        return _OPS.sqrt(self)
 
     def abs(self):
-        return _ops().abs(self)
+        return _OPS.abs(self)
 
     def sign(self):
-        return _ops().sign(self)
+        return _OPS.sign(self)
 
     def tanh(self):
-        return _ops().tanh(self)
+        return _OPS.tanh(self)
 
     def sigmoid(self):
-        return _ops().sigmoid(self)
+        return _OPS.sigmoid(self)
 
     def relu(self):
-        return _ops().relu(self)
+        return _OPS.relu(self)
 
     def clip(self, min=None, max=None):
-        return _ops().clip(self, min, max)
+        return _OPS.clip(self, min, max)
 
     clamp = clip
 
     def softmax(self, dim: int = -1):
-        return _ops().softmax(self, dim)
+        return _OPS.softmax(self, dim)
 
     def log_softmax(self, dim: int = -1):
-        return _ops().log_softmax(self, dim)
+        return _OPS.log_softmax(self, dim)
 
     def matmul(self, other):
-        return _ops().matmul(self, other)
+        return _OPS.matmul(self, other)
 
     def pow(self, other):
-        return _ops().pow(self, other)
+        return _OPS.pow(self, other)
 
 
 def _pick(a, b):
@@ -285,17 +285,7 @@ def _data(x):
     return x.data if isinstance(x, Tensor) else x
 
 
-_OPS = None
-
-
-def _ops():
-    """The ops module, imported on first use (it imports this module)."""
-    global _OPS
-    if _OPS is None:
-        from . import ops
-
-        _OPS = ops
-    return _OPS
+_OPS = None  # refimpl.autograd.ops, set by refimpl/autograd/__init__.py (it imports this module)
 
 
 def _to_array(data, dtype) -> np.ndarray:

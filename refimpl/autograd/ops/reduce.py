@@ -16,6 +16,8 @@ from ..function import Function
 def _norm_axis(axis, ndim):
     if axis is None:
         return tuple(range(ndim))
+    if type(axis) is int and -ndim <= axis < ndim:
+        return (axis % ndim,)
     if isinstance(axis, int):
         axis = (axis,)
     out = []
@@ -45,7 +47,7 @@ class Sum(Function):
 
     def forward(ctx, x, *, axis, keepdims):
         ctx.shape, ctx.axes, ctx.keepdims = x.shape, _norm_axis(axis, x.ndim), keepdims
-        return np.sum(x, axis=ctx.axes, keepdims=keepdims)
+        return x.sum(axis=ctx.axes, keepdims=keepdims)
 
     def backward(ctx, g):
         return (np.broadcast_to(_expand(g, ctx.axes, ctx.keepdims), ctx.shape),)
@@ -56,7 +58,7 @@ class Mean(Function):
 
     def forward(ctx, x, *, axis, keepdims):
         ctx.shape, ctx.axes, ctx.keepdims = x.shape, _norm_axis(axis, x.ndim), keepdims
-        return np.mean(x, axis=ctx.axes, keepdims=keepdims)
+        return x.mean(axis=ctx.axes, keepdims=keepdims)
 
     def backward(ctx, g):
         n = _count(ctx.shape, ctx.axes)
