@@ -42,14 +42,20 @@ __all__ = [
     "maxpool2d_backward",
     "backend",
     "set_backend",
+    "numba_disabled",
 ]
 
 ENV_DISABLE = "REFIMPL_DISABLE_NUMBA"
 _impl = None  # the chosen backend module, resolved on first use
 
 
-def _numba_disabled():
+def numba_disabled() -> bool:
+    """True when REFIMPL_DISABLE_NUMBA asks for the NumPy twins (every kernel dispatcher in the
+    library, including those of technique families, consults this)."""
     return os.environ.get(ENV_DISABLE, "").strip().lower() not in ("", "0", "false", "no")
+
+
+_numba_disabled = numba_disabled
 
 
 def _resolve():

@@ -64,7 +64,7 @@ _kernel = None  # the numba loop once resolved, or False when the twin is used
 
 def _numba_disabled() -> bool:
     # the project-wide switch, read exactly as refimpl.kernels reads it
-    from ...kernels import _numba_disabled as disabled
+    from ...kernels import numba_disabled as disabled
 
     return disabled()
 
