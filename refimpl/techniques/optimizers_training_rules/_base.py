@@ -1,0 +1,310 @@
+r"""Shared base of the optimizers-training-rules family: one set of flatness / sharpness measures.
+
+Every technique of the family that talks about "flat" or "sharp" minima (SAM, SAF, the large-batch
+story of LAMB) measures it with the same three numbers, computed here on a float64 copy of the model
+(the original model and its gradients are left untouched):
+
+* **random sharpness** — the loss increase under random weight perturbations of norm ρ,
+
+  .. math:: S_{rand}(\rho) = \mathbb{E}_{d\sim\mathcal N(0,I)}\big[L(w + \rho\, d/\|d\|) - L(w)\big]
+
+  (the mean and the max over ``n_directions`` seeded directions);
+* **adversarial sharpness** — the loss increase at the worst perturbation in the ρ-ball, found by
+  projected normalised-gradient ascent that starts from SAM's first-order maximiser
+  :math:`\hat\epsilon = \rho\, g/\|g\|` (Foret et al., 2021, Eq. 2):
+
+  .. math:: S_{adv}(\rho) = \max_{\|\epsilon\|_2\le\rho} L(w+\epsilon) - L(w)
+
+  (a lower bound of the true max: we keep the best point seen);
+* **top Hessian eigenvalue** — power iteration on Hessian-vector products that are *central finite
+  differences of gradients* (the engine is first order, see CONVENTIONS.md):
+
+  .. math:: H v \approx \frac{\nabla L(w + h v) - \nabla L(w - h v)}{2h},\qquad
+            v_{k+1} = \frac{H v_k}{\|H v_k\|},\qquad \lambda_{max} \approx v_k^\top H v_k
+
+  The truncation error of the difference is O(h²·‖∇³L‖) and the round-off O(10⁻¹⁶‖∇L‖/h), so the
+  default h = 1e-6 (float64) is accurate to ~1e-10.  A small h matters for ReLU networks: a difference
+  whose ±h step crosses a kink of some unit spikes by (jump)/(2h); with h = 1e-4 that happened on the
+  digits MLP and gave a wrong eigenvalue, and once even with h = 1e-6 (a SAF-trained model: 20.1
+  instead of 2.65).  `hessian_vector_product` therefore checks each difference against one with h/2
+  and halves h until two successive differences agree (see its docstring).  Power iteration finds the
+  eigenvalue of largest *modulus*; if that one is negative (away from a minimum), a second power
+  iteration on H − λ₁I finds the top eigenvalue λ_max = λ₁ + μ (the shift trick).
+
+All perturbations are global: the parameter list is flattened into one vector w, so ‖·‖ is the norm
+over every weight of the model (as in SAM).  Helpers `get_flat`, `set_flat`, `loss_and_grad` are
+public because the techniques reuse them (SAM's ascent step, NoProp's gradient-isolation test).
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+
+import numpy as np
+
+from ...autograd.tensor import Tensor, no_grad
+
+__all__ = [
+    "param_list",
+    "get_flat",
+    "set_flat",
+    "loss_value",
+    "loss_and_grad",
+    "hessian_vector_product",
+    "top_hessian_eigenvalue",
+    "random_sharpness",
+    "adversarial_sharpness",
+    "sharpness",
+    "float64_copy",
+    "one_blas_thread",
+]
+
+
+def one_blas_thread(fn):
+    """Decorator for the demos: run with BLAS limited to one thread (if threadpoolctl is installed).
+
+    The toy matrices are tiny; on the shared, loaded 2-core machine a multi-threaded OpenBLAS spends its
+    time synchronising threads — measured here: one step of a 64-128-128-10 MLP took 19 ms of CPU with
+    the default threads and 0.3 ms with one.  Results do not depend on it."""
+
+    @functools.wraps(fn)
+    def wrapped(*args, **kwargs):
+        try:
+            from threadpoolctl import threadpool_limits
+        except ImportError:  # pragma: no cover - optional
+            return fn(*args, **kwargs)
+        with threadpool_limits(limits=1, user_api="blas"):
+            return fn(*args, **kwargs)
+
+    return wrapped
+
+
+def param_list(model_or_params) -> list:
+    """The trainable parameters of a Module (``.parameters()``) or a list of Tensors, as a list."""
+    if hasattr(model_or_params, "parameters"):
+        params = [p for p in model_or_params.parameters() if p.requires_grad]
+    else:
+        params = list(model_or_params)
+    for i, p in enumerate(params):
+        if not isinstance(p, Tensor):
+            raise TypeError(f"params[{i}] must be a refimpl Tensor/Parameter, got {type(p).__name__}")
+    if not params:
+        raise ValueError("model_or_params has no trainable parameters")
+    return params
+
+
+def get_flat(params) -> np.ndarray:
+    """All parameter values concatenated into one float64 vector (a copy)."""
+    return np.concatenate([np.asarray(p.data, dtype=np.float64).ravel() for p in param_list(params)])
+
+
+def set_flat(params, vec) -> None:
+    """Write the flat vector ``vec`` back into the parameters, in place (shapes and dtypes kept)."""
+    params = param_list(params)
+    vec = np.asarray(vec)
+    total = sum(p.data.size for p in params)
+    if vec.shape != (total,):
+        raise ValueError(f"vec must have shape ({total},) (the number of parameters), got {vec.shape}")
+    k = 0
+    for p in params:
+        n = p.data.size
+        p.data[...] = vec[k:k + n].reshape(p.data.shape)
+        k += n
+
+
+def _as_input(x):
+    return x if isinstance(x, Tensor) else Tensor(np.asarray(x))
+
+
+def loss_value(model, loss_fn, x, y) -> float:
+    """L(w) on (x, y) without building a graph (the model's train/eval mode is left as it is)."""
+    with no_grad():
+        return float(loss_fn(model(_as_input(x)), y).data)
+
+
+def loss_and_grad(model, loss_fn, x, y, params=None):
+    """(L(w), [∂L/∂p for p in params]) with one backward pass.
+
+    The parameters' existing ``.grad`` are saved and restored, so this can run inside a training step
+    (SAM calls it between ``backward`` and ``optimizer.step``) without disturbing it.
+    """
+    params = param_list(model if params is None else params)
+    saved = [p.grad for p in params]
+    for p in params:
+        p.grad = None
+    try:
+        loss = loss_fn(model(_as_input(x)), y)
+        loss.backward()
+        grads = [np.zeros_like(p.data) if p.grad is None else p.grad.copy() for p in params]
+    finally:
+        for p, g in zip(params, saved):
+            p.grad = g
+    return float(loss.data), grads
+
+
+def float64_copy(model):
+    """A deep copy of the model in float64 (curvature by finite differences needs the precision)."""
+    m = copy.deepcopy(model)
+    m.double()
+    return m
+
+
+def _flat_grad(model, loss_fn, x, y) -> np.ndarray:
+    _, grads = loss_and_grad(model, loss_fn, x, y)
+    return np.concatenate([g.ravel() for g in grads]).astype(np.float64)
+
+
+def _central_difference(model, loss_fn, x, y, params, w0, u, h):
+    try:
+        set_flat(params, w0 + h * u)
+        g_plus = _flat_grad(model, loss_fn, x, y)
+        set_flat(params, w0 - h * u)
+        g_minus = _flat_grad(model, loss_fn, x, y)
+    finally:
+        set_flat(params, w0)
+    return (g_plus - g_minus) / (2 * h)
+
+
+def hessian_vector_product(model, loss_fn, x, y, v, h: float = 1e-6, rtol: float = 1e-4,
+                           max_halvings: int = 12) -> np.ndarray:
+    r"""H v ≈ (∇L(w + h v̂) − ∇L(w − h v̂)) / (2h) · ‖v‖ with v̂ = v/‖v‖ (central difference along the
+    unit direction, so the step in weight space is h).  ``v`` is a flat vector; weights are restored.
+
+    Kink guard (ReLU networks): the difference is also taken with h/2; if the two disagree by more
+    than ``rtol`` (relative), a kink of some unit lies within h of w along v̂, and h is halved until two
+    successive differences agree (a kink at distance δ is crossed by every step larger than δ, so the
+    smaller steps eventually avoid it).  On a smooth loss the first pair agrees to O(h²)."""
+    params = param_list(model)
+    w0 = get_flat(params)
+    v = np.asarray(v, dtype=np.float64)
+    if v.shape != w0.shape:
+        raise ValueError(f"v must be a flat vector of shape {w0.shape}, got {v.shape}")
+    if not h > 0:
+        raise ValueError(f"h must be > 0, got {h}")
+    nv = np.linalg.norm(v)
+    if nv == 0:
+        return np.zeros_like(w0)
+    u = v / nv
+    hv = _central_difference(model, loss_fn, x, y, params, w0, u, h)
+    for _ in range(max_halvings):
+        h /= 2
+        hv_half = _central_difference(model, loss_fn, x, y, params, w0, u, h)
+        scale = max(np.linalg.norm(hv_half), 1e-12)
+        agree = np.linalg.norm(hv - hv_half) <= rtol * scale
+        hv = hv_half
+        if agree:
+            break
+    return hv * nv  # H v = ‖v‖ H v̂
+
+
+def _power_iteration(matvec, n, iters, tol, seed):
+    v = np.random.default_rng(seed).standard_normal(n)
+    v /= np.linalg.norm(v)
+    lam = 0.0
+    for _ in range(iters):
+        hv = matvec(v)
+        lam_new = float(v @ hv)  # Rayleigh quotient vᵀHv
+        norm = np.linalg.norm(hv)
+        if norm == 0:
+            return 0.0, v
+        v = hv / norm
+        converged = abs(lam_new - lam) <= tol * max(1.0, abs(lam_new))
+        lam = lam_new
+        if converged:
+            break
+    return lam, v
+
+
+def top_hessian_eigenvalue(model, loss_fn, x, y, iters: int = 30, h: float = 1e-6, seed: int = 0,
+                           tol: float = 1e-6, return_vector: bool = False):
+    """The largest eigenvalue of the Hessian by power iteration on finite-difference Hessian-vector
+    products (float64 copy of the model).  If the dominant eigenvalue λ₁ is negative, a second power
+    iteration on H − λ₁I gives λ_max = λ₁ + μ."""
+    if iters < 1:
+        raise ValueError(f"iters must be ≥ 1, got {iters}")
+    m = float64_copy(model)
+    x = np.asarray(getattr(x, "data", x))
+    x = x.astype(np.float64) if x.dtype.kind == "f" else x
+    n = get_flat(m).size
+
+    def hvp(v):
+        return hessian_vector_product(m, loss_fn, x, y, v, h=h)
+
+    lam, v = _power_iteration(hvp, n, iters, tol, seed)
+    if lam < 0:  # the dominant eigenvalue is negative: shift so the top one dominates
+        mu, v = _power_iteration(lambda u: hvp(u) - lam * u, n, iters, tol, seed + 1)
+        lam = lam + mu
+    return (lam, v) if return_vector else lam
+
+
+def random_sharpness(model, loss_fn, x, y, rho: float, n_directions: int = 10, seed: int = 0) -> dict:
+    """{"mean", "max"} of L(w + ρ d/‖d‖) − L(w) over seeded Gaussian directions d (float64 copy)."""
+    if not rho >= 0:
+        raise ValueError(f"rho must be ≥ 0, got {rho}")
+    if n_directions < 1:
+        raise ValueError(f"n_directions must be ≥ 1, got {n_directions}")
+    m = float64_copy(model)
+    x = np.asarray(getattr(x, "data", x))
+    x = x.astype(np.float64) if x.dtype.kind == "f" else x
+    params = param_list(m)
+    w0 = get_flat(params)
+    base = loss_value(m, loss_fn, x, y)
+    rng = np.random.default_rng(seed)
+    rises = []
+    for _ in range(n_directions):
+        d = rng.standard_normal(w0.size)
+        set_flat(params, w0 + rho * d / np.linalg.norm(d))
+        rises.append(loss_value(m, loss_fn, x, y) - base)
+    set_flat(params, w0)
+    return {"mean": float(np.mean(rises)), "max": float(np.max(rises))}
+
+
+def adversarial_sharpness(model, loss_fn, x, y, rho: float, steps: int = 5) -> float:
+    r"""max over the points visited of L(w + ε) − L(w), ‖ε‖ ≤ ρ: ε₀ = ρ g/‖g‖ (SAM), then
+    ``steps − 1`` projected ascent steps ε ← Π_ρ(ε + (ρ/2) ∇L(w+ε)/‖∇L(w+ε)‖).  float64 copy."""
+    if not rho >= 0:
+        raise ValueError(f"rho must be ≥ 0, got {rho}")
+    if steps < 1:
+        raise ValueError(f"steps must be ≥ 1, got {steps}")
+    m = float64_copy(model)
+    x = np.asarray(getattr(x, "data", x))
+    x = x.astype(np.float64) if x.dtype.kind == "f" else x
+    params = param_list(m)
+    w0 = get_flat(params)
+    base = loss_value(m, loss_fn, x, y)
+    g = _flat_grad(m, loss_fn, x, y)
+    gn = np.linalg.norm(g)
+    if gn == 0 or rho == 0:
+        return 0.0
+    eps = rho * g / gn  # SAM's first-order maximiser
+    best = -np.inf
+    try:
+        for k in range(steps):
+            set_flat(params, w0 + eps)
+            best = max(best, loss_value(m, loss_fn, x, y) - base)
+            if k == steps - 1:
+                break
+            g = _flat_grad(m, loss_fn, x, y)
+            gn = np.linalg.norm(g)
+            if gn == 0:
+                break
+            eps = eps + 0.5 * rho * g / gn
+            en = np.linalg.norm(eps)
+            if en > rho:
+                eps *= rho / en
+    finally:
+        set_flat(params, w0)
+    return float(best)
+
+
+def sharpness(model, loss_fn, x, y, rho: float = 0.05, n_directions: int = 10, adv_steps: int = 5,
+              hessian_iters: int = 30, seed: int = 0) -> dict:
+    """All three measures at once: {"random_mean", "random_max", "adversarial", "hessian_top"}."""
+    r = random_sharpness(model, loss_fn, x, y, rho, n_directions=n_directions, seed=seed)
+    return {
+        "random_mean": r["mean"],
+        "random_max": r["max"],
+        "adversarial": adversarial_sharpness(model, loss_fn, x, y, rho, steps=adv_steps),
+        "hessian_top": top_hessian_eigenvalue(model, loss_fn, x, y, iters=hessian_iters, seed=seed),
+    }
