@@ -1,0 +1,1 @@
+"""Low-rank adapters, parameter-efficient fine-tuning and weight sharing (one module per paper)."""

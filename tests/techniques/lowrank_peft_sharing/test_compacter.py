@@ -1,0 +1,102 @@
+"""Compacter (Karimi Mahabadi, Henderson, Ruder, 2021; arXiv 2106.04647)."""
+
+import numpy as np
+import pytest
+
+import refimpl as rf
+from refimpl.nn import functional_call
+from refimpl.techniques.lowrank_peft_sharing import _base as B
+from refimpl.techniques.lowrank_peft_sharing import compacter as C
+
+SLUG = "compacter"
+
+
+@pytest.mark.parametrize("case", C.reference_cases(), ids=lambda c: c.name)
+def test_reference_cases(case):
+    case.check()
+
+
+@pytest.mark.parametrize("sa,sb", [((2, 3), (4, 1)), ((3, 2, 2), (3, 1, 3)), ((1, 1), (2, 2))])
+def test_kron_matches_numpy_kron(sa, sb):
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=sa), rng.normal(size=sb)
+    got = C.kron(rf.tensor(a), rf.tensor(b)).data
+    if len(sa) == 2:
+        np.testing.assert_allclose(got, np.kron(a, b), atol=1e-14)
+    else:
+        np.testing.assert_allclose(got, np.stack([np.kron(x, y) for x, y in zip(a, b)]), atol=1e-14)
+
+
+def test_kron_rejects_vectors():
+    with pytest.raises(ValueError, match="kron"):
+        C.kron(np.ones(3), np.ones((2, 2)))
+
+
+def test_phm_weight_is_sum_of_numpy_krons_and_gradcheck():
+    rng = np.random.default_rng(1)
+    A, Bm = rng.normal(size=(3, 3, 3)), rng.normal(size=(3, 2, 4))
+    expect = sum(np.kron(A[i], Bm[i]) for i in range(3))
+    np.testing.assert_allclose(C.phm_weight(rf.tensor(A), rf.tensor(Bm)).data, expect, atol=1e-12)
+    rf.gradcheck(lambda a, b: C.phm_weight(a, b), A, Bm)
+
+
+def test_lphm_layer_forward_and_gradcheck():
+    layer = C.PHMLinear(6, 4, n=2, rank=1, dtype=np.float64, rng=np.random.default_rng(0))
+    x = np.random.default_rng(1).normal(size=(5, 6))
+    A, s, t, b = (p.data.copy() for p in (layer.rule.A, layer.s, layer.t, layer.bias))
+    W = sum(np.kron(A[i], s[i] @ t[i]) for i in range(2))  # B_i = s_i t_iᵀ
+    np.testing.assert_allclose(layer(rf.tensor(x)).data, x @ W.T + b, atol=1e-12)
+    assert np.linalg.matrix_rank(s[0] @ t[0]) == 1
+
+    def f(a, s_, t_, xx):
+        return functional_call(layer, {"rule.A": a, "s": s_, "t": t_}, xx)
+
+    rf.gradcheck(f, A, s, t, x)
+
+
+@pytest.mark.parametrize("rank", [None, 1, 2])
+def test_phm_layer_counts_match_parameters(rank):
+    layer = C.PHMLinear(8, 12, n=4, rank=rank, rng=np.random.default_rng(0))
+    total = sum(p.data.size for p in layer.parameters())
+    assert layer.num_trainable(include_rule=True) == total
+    if rank is None:  # the "1/n" of PHM layers: out·in/n + n³ (+ bias)
+        assert total == 12 * 8 // 4 + 4**3 + 12
+    else:
+        assert total == rank * (12 + 8) + 4**3 + 12
+
+
+def test_rule_is_shared_and_counted_once():
+    rule = C.PHMRule(4, rng=np.random.default_rng(0))
+    a1 = C.CompacterAdapter(16, 8, rule, rng=np.random.default_rng(1))
+    a2 = C.CompacterAdapter(16, 8, rule, rng=np.random.default_rng(2))
+    assert a1.down.rule.A is a2.up.rule.A
+    assert B.count_trainable(a1, a2) == C.adapter_param_count("compacter", 16, 8, 4, layers=2)
+    assert a1.num_trainable() == 2 * (8 + 16) + 8 + 16
+
+
+def test_compacter_zero_init_is_identity_official_init_is_not():
+    h = rf.tensor(np.random.default_rng(0).normal(size=(3, 16)))
+    rule = C.PHMRule(4, rng=np.random.default_rng(0))
+    np.testing.assert_array_equal(C.CompacterAdapter(16, 8, rule, zero_init=True, rng=0)(h).data, h.data)
+    off = C.CompacterAdapter(16, 8, rule, zero_init=False, rng=0)(h).data
+    assert 0 < np.abs(off - h.data).max() < 0.5  # small (rule std 0.01) but not zero
+
+
+def test_bad_sizes_are_named():
+    with pytest.raises(ValueError, match="divisible by n=4"):
+        C.PHMLinear(10, 8, n=4)
+    with pytest.raises(ValueError, match="rank"):
+        C.PHMLinear(8, 8, n=4, rank=0)
+    with pytest.raises(ValueError, match="kind"):
+        C.adapter_param_count("lora", 8, 2)
+
+
+def test_demo_claim_over_seeds(demo_result):
+    gaps = []
+    for seed in (0, 1):
+        m = demo_result(SLUG, seed)["metrics"]
+        assert m["param_ratio_adapter_over_compacter"] >= 5
+        assert m["acc_compacter"] > m["acc_head_only"] + 0.08
+        assert m["acc_compacter"] >= m["acc_adapter"] - 0.06
+        gaps.append(m["acc_gap_adapter_minus_compacter"])
+    assert np.mean(gaps) <= 0.04
