@@ -38,7 +38,6 @@ accuracy on B (new task) and on A through the untouched head A (old task: forget
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import dataclasses
 import math
@@ -50,6 +49,7 @@ from ...autograd.tensor import Tensor, no_grad
 from ...nn import init
 from ...nn.module import Module, Parameter
 from ...nn.parametrize import is_parametrized, register_parametrization
+from ...threads import blas_single_thread  # noqa: F401  (re-exported for the family's demos)
 
 __all__ = [
     "WeightAdapter",
@@ -291,21 +291,6 @@ def insert_after(seq, positions, make):
         if i in positions:
             mods.append(make(i, m))
     return Sequential(*mods)
-
-
-@contextlib.contextmanager
-def blas_single_thread():
-    """Limit BLAS to one thread while the toy demos run (if threadpoolctl is installed).
-
-    The matrices here are tiny (32×128): a multi-threaded OpenBLAS on a shared, loaded machine spends its time
-    synchronising threads — measured 20× slower than one thread.  Without threadpoolctl this does nothing."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - optional
-        yield
-        return
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield
 
 
 # --- the pretrain → adapt pipeline --------------------------------------------------------------------

@@ -39,11 +39,11 @@ public because the techniques reuse them (SAM's ascent step, NoProp's gradient-i
 from __future__ import annotations
 
 import copy
-import functools
 
 import numpy as np
 
 from ...autograd.tensor import Tensor, no_grad
+from ...threads import one_blas_thread  # noqa: F401  (re-exported for the family's demos)
 
 __all__ = [
     "param_list",
@@ -59,25 +59,6 @@ __all__ = [
     "float64_copy",
     "one_blas_thread",
 ]
-
-
-def one_blas_thread(fn):
-    """Decorator for the demos: run with BLAS limited to one thread (if threadpoolctl is installed).
-
-    The toy matrices are tiny; on the shared, loaded 2-core machine a multi-threaded OpenBLAS spends its
-    time synchronising threads — measured here: one step of a 64-128-128-10 MLP took 19 ms of CPU with
-    the default threads and 0.3 ms with one.  Results do not depend on it."""
-
-    @functools.wraps(fn)
-    def wrapped(*args, **kwargs):
-        try:
-            from threadpoolctl import threadpool_limits
-        except ImportError:  # pragma: no cover - optional
-            return fn(*args, **kwargs)
-        with threadpool_limits(limits=1, user_api="blas"):
-            return fn(*args, **kwargs)
-
-    return wrapped
 
 
 def param_list(model_or_params) -> list:

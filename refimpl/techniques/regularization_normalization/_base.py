@@ -32,13 +32,12 @@ the data range.  `robust_accuracy` is the accuracy on the attacked inputs.
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 
 from ...autograd import ops
 from ...autograd.tensor import Tensor, no_grad
 from ...random import as_generator
+from ...threads import one_blas_thread  # noqa: F401  (re-exported for the family's demos)
 
 __all__ = [
     "fold_bn",
@@ -345,22 +344,3 @@ def sgd_step(
             buffers[id(p)] = v
             g = v
         p.data -= (lr * g).astype(p.data.dtype)
-
-
-def one_blas_thread(fn):
-    """Decorator: run `fn` with BLAS limited to one thread (if threadpoolctl is installed).
-
-    The family's toy matrices are tiny; on a shared, loaded 2-core machine a multi-threaded OpenBLAS spends
-    its time synchronising threads (measured here: one training step 4× faster in wall time and 5× cheaper
-    in CPU with one thread).  Results do not depend on it."""
-
-    @functools.wraps(fn)
-    def wrapped(*args, **kwargs):
-        try:
-            from threadpoolctl import threadpool_limits
-        except ImportError:  # pragma: no cover - optional
-            return fn(*args, **kwargs)
-        with threadpool_limits(limits=1, user_api="blas"):
-            return fn(*args, **kwargs)
-
-    return wrapped

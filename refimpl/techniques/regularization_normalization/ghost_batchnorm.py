@@ -53,6 +53,7 @@ from ...autograd.ops.nnops import Normalize
 from ...autograd.tensor import Tensor
 from ...catalog import ReferenceCase
 from ...nn.module import Module, Parameter
+from ...threads import one_blas_thread
 
 CATALOG_ENTRY = {
     "slug": "ghost-batchnorm",
@@ -223,6 +224,7 @@ def train_regime(split, *, batch_size, lr, epochs, ghost_batch_size, seed, log_e
             "trace_steps": np.array(steps), "trace_dist": np.array(dists)}
 
 
+@one_blas_thread
 def demo(seed: int = 0, quick: bool = False, progress: bool = True) -> dict:
     """Small batch (16) vs large batch (512) on the digits, and the paper's fixes added one at a time."""
     from ...data import load_digits
