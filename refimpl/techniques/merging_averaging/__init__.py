@@ -1,0 +1,1 @@
+"""Merging and averaging of trained weights: soups, Model Stock, weight matching, AdaMerging, ensembles."""
