@@ -23,9 +23,13 @@ engine reduces them to each input's shape (`unbroadcast`), once, centrally.  Key
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from .tensor import Tensor
+
+_NEXT_SEQ = itertools.count().__next__  # creation numbers of recorded nodes (a topological order)
 
 __all__ = ["Function", "unbroadcast", "straight_through"]
 
@@ -86,6 +90,7 @@ class Function:
         out.name = None
         if track:
             ctx.parents = tuple(a if isinstance(a, Tensor) else None for a in inputs)
+            ctx.seq = _NEXT_SEQ()
             out.requires_grad = True
             out._ctx = ctx
         else:

@@ -357,25 +357,27 @@ def is_grad_enabled() -> bool:
 
 # --- the backward pass -----------------------------------------------------------------------
 def _topological_order(root: Tensor) -> list:
-    """Nodes reachable from `root` through tensors that require grad, parents before children."""
-    order = []
-    visited = set()
-    stack = [(root, False)]
+    """Nodes reachable from `root` through tensors that require grad, parents before children.
+
+    Every recorded op numbers its node when it is created (`ctx.seq`, see `Function.apply`), after its
+    parents, so sorting the reachable nodes by that number is a topological order (leaves first); the
+    walk that finds them uses an explicit stack, so a 10⁴-deep chain needs no recursion.
+    """
+    nodes = {id(root): root}
+    stack = [root]
     while stack:
-        node, done = stack.pop()
-        if done:
-            order.append(node)
-            continue
-        if id(node) in visited:
-            continue
-        visited.add(id(node))
-        stack.append((node, True))
-        ctx = node._ctx
+        ctx = stack.pop()._ctx
         if ctx is not None:
             for p in ctx.parents:
-                if p is not None and p.requires_grad and id(p) not in visited:
-                    stack.append((p, False))
-    return order
+                if p is not None and p.requires_grad and id(p) not in nodes:
+                    nodes[id(p)] = p
+                    stack.append(p)
+    return sorted(nodes.values(), key=_creation_number)
+
+
+def _creation_number(node) -> int:
+    ctx = node._ctx
+    return -1 if ctx is None else getattr(ctx, "seq", -1)
 
 
 def _run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool) -> None:
