@@ -1,5 +1,6 @@
 """Contract tests every catalogue entry must pass (driven by the registry, not by a hand list)."""
 
+import json
 import math
 import re
 from pathlib import Path
@@ -57,3 +58,10 @@ def test_demo_quick_is_deterministic_and_finite(slug, demo_result):
         assert np.isclose(float(value), float(again["metrics"][name]), rtol=0, atol=1e-12), (
             f"metric {name} differs between two runs with seed 0: {value} vs {again['metrics'][name]}"
         )
+
+
+@pytest.mark.parametrize("slug", [s for s in SLUGS if ENTRIES[s].verified == "reconstructed"])
+def test_reconstructed_entries_say_so_in_their_notebook(slug):
+    nb = json.loads((ROOT / ENTRIES[slug].notebook).read_text(encoding="utf-8"))
+    markdown = " ".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown").lower()
+    assert "reconstruct" in markdown, "a reconstructed entry's notebook must say what was assumed"
