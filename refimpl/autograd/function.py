@@ -63,6 +63,7 @@ class Function:
 
     needs_input_grad: tuple
     parents: tuple
+    seq: int = -1  # creation number of a recorded node (set by apply); orders the backward pass
 
     def forward(ctx, *arrays, **kwargs):  # pragma: no cover - abstract
         raise NotImplementedError

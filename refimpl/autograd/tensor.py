@@ -363,35 +363,36 @@ def _topological_order(root: Tensor) -> list:
     parents, so sorting the reachable nodes by that number is a topological order (leaves first); the
     walk that finds them uses an explicit stack, so a 10⁴-deep chain needs no recursion.
     """
-    nodes = {id(root): root}
+    nodes = {root: None}  # Tensors hash by identity
     stack = [root]
     while stack:
         ctx = stack.pop()._ctx
         if ctx is not None:
             for p in ctx.parents:
-                if p is not None and p.requires_grad and id(p) not in nodes:
-                    nodes[id(p)] = p
+                if p is not None and p.requires_grad and p not in nodes:
+                    nodes[p] = None
                     stack.append(p)
-    return sorted(nodes.values(), key=_creation_number)
+    return sorted(nodes, key=_creation_number)
 
 
 def _creation_number(node) -> int:
     ctx = node._ctx
-    return -1 if ctx is None else getattr(ctx, "seq", -1)
+    return -1 if ctx is None else ctx.seq
 
 
 def _run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool) -> None:
     from .function import FREED, unbroadcast
 
     order = _topological_order(root)
-    grads = {id(root): grad}
+    grads = {root: grad}
+    pop, get = grads.pop, grads.get
     given = {id(grad)}  # arrays a leaf must not keep as its own .grad (the caller's, another leaf's)
     for node in reversed(order):
-        g = grads.pop(id(node), None)
+        g = pop(node, None)
+        if g is None:
+            continue
         ctx = node._ctx
         if ctx is None:  # a leaf: accumulate
-            if g is None:
-                continue
             if g.dtype != node.data.dtype:
                 g = g.astype(node.data.dtype)
             elif g.base is not None or id(g) in given:
@@ -399,18 +400,15 @@ def _run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool) -> None:
             given.add(id(g))
             node.grad = g if node.grad is None else node.grad + g
             continue
-        if g is None:
-            continue
         in_grads = ctx.backward(g)
-        if not isinstance(in_grads, tuple):
+        if type(in_grads) is not tuple:
             in_grads = (in_grads,)
         for p, pg in zip(ctx.parents, in_grads):
-            if p is None or pg is None or not p.requires_grad:
+            if pg is None or p is None or not p.requires_grad:
                 continue
             if pg.shape != p.data.shape:
                 pg = unbroadcast(pg, p.data.shape)
-            key = id(p)
-            prev = grads.get(key)
-            grads[key] = pg if prev is None else prev + pg
+            prev = get(p)
+            grads[p] = pg if prev is None else prev + pg
         if not retain_graph:
             node._ctx = FREED
