@@ -95,13 +95,7 @@ class Adam(Optimizer):
         decoupled = group["decoupled_weight_decay"]
         state = self.state
         scratch = self._scratch
-        for p in group["params"]:
-            g = p.grad
-            if g is None:
-                continue
-            x = p.data
-            if g.shape != x.shape:
-                raise ValueError(f"a parameter of shape {x.shape} has a gradient of shape {g.shape}")
+        for p, g, x in self._with_grads(group):
             st = state.get(p)
             if st is None:
                 st = state[p] = {

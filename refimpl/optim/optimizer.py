@@ -192,6 +192,18 @@ class Optimizer:
     def _update(self, group: dict) -> None:
         raise NotImplementedError
 
+    @staticmethod
+    def _with_grads(group: dict):
+        """(parameter, gradient, data) for every parameter of `group` that has a gradient."""
+        for p in group["params"]:
+            g = p.grad
+            if g is None:
+                continue
+            x = p.data
+            if g.shape != x.shape:
+                raise ValueError(f"a parameter of shape {x.shape} has a gradient of shape {g.shape}")
+            yield p, g, x
+
     def register_step_post_hook(self, hook) -> _HookHandle:
         """Call ``hook(optimizer)`` after every `step`; returns a handle whose ``.remove()`` unhooks it.
 

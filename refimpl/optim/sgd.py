@@ -75,13 +75,7 @@ class SGD(Optimizer):
         maximize = group["maximize"]
         state = self.state
         scratch = self._scratch
-        for p in group["params"]:
-            g = p.grad
-            if g is None:
-                continue
-            x = p.data
-            if g.shape != x.shape:
-                raise ValueError(f"a parameter of shape {x.shape} has a gradient of shape {g.shape}")
+        for p, g, x in self._with_grads(group):
             s = scratch(x)
             # d_t = ±g + λθ   (written into the workspace; g itself is never modified)
             if wd != 0:

@@ -158,13 +158,7 @@ class LAMB(Optimizer):
     def _update(self, group: dict) -> None:
         lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
         wd, bounds, adapt = group["weight_decay"], group["phi_bounds"], group["adapt"]
-        for p in group["params"]:
-            g = p.grad
-            if g is None:
-                continue
-            x = p.data
-            if g.shape != x.shape:
-                raise ValueError(f"a parameter of shape {x.shape} has a gradient of shape {g.shape}")
+        for p, g, x in self._with_grads(group):
             st = self.state.get(p)
             if st is None:
                 st = self.state[p] = {"step": 0, "exp_avg": np.zeros_like(x), "exp_avg_sq": np.zeros_like(x),
@@ -201,13 +195,7 @@ class LARS(Optimizer):
     def _update(self, group: dict) -> None:
         lr, beta1, wd = group["lr"], group["momentum"], group["weight_decay"]
         bounds, adapt = group["phi_bounds"], group["adapt"]
-        for p in group["params"]:
-            g = p.grad
-            if g is None:
-                continue
-            x = p.data
-            if g.shape != x.shape:
-                raise ValueError(f"a parameter of shape {x.shape} has a gradient of shape {g.shape}")
+        for p, g, x in self._with_grads(group):
             st = self.state.get(p)
             if st is None:
                 st = self.state[p] = {"momentum_buffer": np.zeros_like(x), "trust_ratio": 1.0}

@@ -180,13 +180,7 @@ class LionK(Optimizer):
     def _update(self, group: dict) -> None:
         lr, (beta1, beta2), wd, K = group["lr"], group["betas"], group["weight_decay"], group["K"]
         gradK = K_FUNCTIONS[K][1]
-        for p in group["params"]:
-            g = p.grad
-            if g is None:
-                continue
-            x = p.data
-            if g.shape != x.shape:
-                raise ValueError(f"a parameter of shape {x.shape} has a gradient of shape {g.shape}")
+        for p, g, x in self._with_grads(group):
             st = self.state.get(p)
             if st is None:
                 st = self.state[p] = {"exp_avg": np.zeros_like(x)}
