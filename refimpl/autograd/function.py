@@ -73,24 +73,31 @@ class Function:
 
     @classmethod
     def apply(cls, *inputs, **kwargs) -> Tensor:
+        # one pass over the inputs: unwrap Tensors, note which want a gradient
+        arrays, needs, constants = [], [], False
         like = None
-        any_grad = False
         for a in inputs:
             if isinstance(a, Tensor):
+                d = a.data
                 if like is None:
-                    like = a.data.dtype
-                if a.requires_grad:
-                    any_grad = True
-        arrays = [a.data if isinstance(a, Tensor) else _constant(a, like) for a in inputs]
+                    like = d.dtype
+                arrays.append(d)
+                needs.append(a.requires_grad)
+            else:
+                arrays.append(a)
+                needs.append(False)
+                constants = True
+        if constants:  # Python scalars take the dtype of the Tensor inputs
+            arrays = [x if isinstance(x, np.ndarray) else _constant(x, like) for x in arrays]
+        track = Tensor._grad_enabled and True in needs
         ctx = cls()
-        track = any_grad and Tensor._grad_enabled
-        ctx.needs_input_grad = tuple(track and isinstance(a, Tensor) and a.requires_grad for a in inputs)
+        ctx.needs_input_grad = tuple(needs) if track else (False,) * len(needs)
         out = Tensor.__new__(Tensor)
         out.data = ctx.forward(*arrays, **kwargs)
         out.grad = None
         out.name = None
         if track:
-            ctx.parents = tuple(a if isinstance(a, Tensor) else None for a in inputs)
+            ctx.parents = tuple(a if isinstance(a, Tensor) else None for a in inputs) if constants else inputs
             ctx.seq = _NEXT_SEQ()
             out.requires_grad = True
             out._ctx = ctx
