@@ -29,7 +29,17 @@ class _ConvNd(Module):
     _n = 2
 
     def __init__(
-        self, in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, dtype, rng
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size,
+        stride=1,
+        padding=0,
+        dilation=1,
+        groups: int = 1,
+        bias: bool = True,
+        dtype=np.float32,
+        rng=None,
     ):
         super().__init__()
         cls, n = type(self).__name__, self._n
@@ -95,23 +105,6 @@ class Conv2d(_ConvNd):
 
     _n = 2
 
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        kernel_size,
-        stride=1,
-        padding=0,
-        dilation=1,
-        groups: int = 1,
-        bias: bool = True,
-        dtype=np.float32,
-        rng=None,
-    ):
-        super().__init__(
-            in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, dtype, rng
-        )
-
     def forward(self, x):
         if x.ndim != 4 or x.shape[1] != self.in_channels:
             self._check(x)
@@ -122,23 +115,6 @@ class Conv1d(_ConvNd):
     """1-D convolution: x (N, C_in, L) → (N, C_out, L'), same arguments as Conv2d with one spatial axis."""
 
     _n = 1
-
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        kernel_size,
-        stride=1,
-        padding=0,
-        dilation=1,
-        groups: int = 1,
-        bias: bool = True,
-        dtype=np.float32,
-        rng=None,
-    ):
-        super().__init__(
-            in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, dtype, rng
-        )
 
     def forward(self, x):
         if x.ndim != 3 or x.shape[1] != self.in_channels:

@@ -124,6 +124,12 @@ def loss_and_grad(model, loss_fn, x, y, params=None):
     return float(loss.data), grads
 
 
+def _float64_problem(model, x):
+    """A float64 copy of the model and float64 inputs (integer inputs, e.g. token ids, pass unchanged)."""
+    x = np.asarray(getattr(x, "data", x))
+    return float64_copy(model), (x.astype(np.float64) if x.dtype.kind == "f" else x)
+
+
 def float64_copy(model):
     """A deep copy of the model in float64 (curvature by finite differences needs the precision)."""
     m = copy.deepcopy(model)
@@ -204,9 +210,7 @@ def top_hessian_eigenvalue(model, loss_fn, x, y, iters: int = 30, h: float = 1e-
     iteration on H − λ₁I gives λ_max = λ₁ + μ."""
     if iters < 1:
         raise ValueError(f"iters must be ≥ 1, got {iters}")
-    m = float64_copy(model)
-    x = np.asarray(getattr(x, "data", x))
-    x = x.astype(np.float64) if x.dtype.kind == "f" else x
+    m, x = _float64_problem(model, x)
     n = get_flat(m).size
 
     def hvp(v):
@@ -225,9 +229,7 @@ def random_sharpness(model, loss_fn, x, y, rho: float, n_directions: int = 10, s
         raise ValueError(f"rho must be ≥ 0, got {rho}")
     if n_directions < 1:
         raise ValueError(f"n_directions must be ≥ 1, got {n_directions}")
-    m = float64_copy(model)
-    x = np.asarray(getattr(x, "data", x))
-    x = x.astype(np.float64) if x.dtype.kind == "f" else x
+    m, x = _float64_problem(model, x)
     params = param_list(m)
     w0 = get_flat(params)
     base = loss_value(m, loss_fn, x, y)
@@ -248,9 +250,7 @@ def adversarial_sharpness(model, loss_fn, x, y, rho: float, steps: int = 5) -> f
         raise ValueError(f"rho must be ≥ 0, got {rho}")
     if steps < 1:
         raise ValueError(f"steps must be ≥ 1, got {steps}")
-    m = float64_copy(model)
-    x = np.asarray(getattr(x, "data", x))
-    x = x.astype(np.float64) if x.dtype.kind == "f" else x
+    m, x = _float64_problem(model, x)
     params = param_list(m)
     w0 = get_flat(params)
     base = loss_value(m, loss_fn, x, y)
