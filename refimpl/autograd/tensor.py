@@ -8,6 +8,8 @@ tensors that require a gradient keep `.grad`; interior gradients and saved buffe
 
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 
 __all__ = ["Tensor", "tensor", "no_grad", "enable_grad", "is_grad_enabled"]
@@ -356,50 +358,39 @@ def is_grad_enabled() -> bool:
 
 
 # --- the backward pass -----------------------------------------------------------------------
-def _topological_order(root: Tensor) -> list:
-    """Nodes reachable from `root` through tensors that require grad, parents before children.
+_seq_of = operator.attrgetter("_ctx.seq")
+
+
+def _interior_nodes(root: Tensor) -> list:
+    """The recorded (non-leaf) tensors reachable from `root`, parents before children.
 
     Every recorded op numbers its node when it is created (`ctx.seq`, see `Function.apply`), after its
-    parents, so sorting the reachable nodes by that number is a topological order (leaves first); the
-    walk that finds them uses an explicit stack, so a 10⁴-deep chain needs no recursion.
+    parents, so sorting the reachable nodes by that number is a topological order; the walk that finds
+    them uses an explicit stack, so a 10⁴-deep chain needs no recursion.  Leaves are not listed: their
+    gradients are accumulated the moment they arrive.
     """
-    nodes = {root: None}  # Tensors hash by identity
+    seen = {root}  # Tensors hash by identity
     stack = [root]
     while stack:
-        ctx = stack.pop()._ctx
-        if ctx is not None:
-            for p in ctx.parents:
-                if p is not None and p.requires_grad and p not in nodes:
-                    nodes[p] = None
-                    stack.append(p)
-    return sorted(nodes, key=_creation_number)
-
-
-def _creation_number(node) -> int:
-    ctx = node._ctx
-    return -1 if ctx is None else ctx.seq
+        for p in stack.pop()._ctx.parents:
+            if p is not None and p._ctx is not None and p.requires_grad and p not in seen:
+                seen.add(p)
+                stack.append(p)
+    return sorted(seen, key=_seq_of)
 
 
 def _run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool) -> None:
-    from .function import FREED, unbroadcast
-
-    order = _topological_order(root)
-    grads = {root: grad}
-    pop, get = grads.pop, grads.get
     given = {id(grad)}  # arrays a leaf must not keep as its own .grad (the caller's, another leaf's)
-    for node in reversed(order):
+    if root._ctx is None:  # backward() on a leaf: d(leaf)/d(leaf) · grad
+        _accumulate(root, grad, given)
+        return
+    grads = {root: grad}  # interior tensor -> gradient received so far
+    pop, get = grads.pop, grads.get
+    for node in reversed(_interior_nodes(root)):
         g = pop(node, None)
         if g is None:
             continue
         ctx = node._ctx
-        if ctx is None:  # a leaf: accumulate
-            if g.dtype != node.data.dtype:
-                g = g.astype(node.data.dtype)
-            elif g.base is not None or id(g) in given:
-                g = g.copy()
-            given.add(id(g))
-            node.grad = g if node.grad is None else node.grad + g
-            continue
         in_grads = ctx.backward(g)
         if type(in_grads) is not tuple:
             in_grads = (in_grads,)
@@ -407,8 +398,28 @@ def _run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool) -> None:
             if pg is None or p is None or not p.requires_grad:
                 continue
             if pg.shape != p.data.shape:
-                pg = unbroadcast(pg, p.data.shape)
-            prev = get(p)
-            grads[p] = pg if prev is None else prev + pg
+                pg = _unbroadcast(pg, p.data.shape)
+            if p._ctx is not None:  # interior: sum what arrives, hand it on when its turn comes
+                prev = get(p)
+                grads[p] = pg if prev is None else prev + pg
+            elif p.grad is None and pg.base is None and pg.dtype == p.data.dtype and id(pg) not in given:
+                p.grad = pg  # a leaf's first gradient, an array nobody else holds: keep it as is
+                given.add(id(pg))
+            else:
+                _accumulate(p, pg, given)
         if not retain_graph:
-            node._ctx = FREED
+            node._ctx = _FREED
+
+
+def _accumulate(leaf: Tensor, g: np.ndarray, given: set) -> None:
+    """leaf.grad += g, in the leaf's dtype, never keeping a view or an array handed out elsewhere."""
+    if g.dtype != leaf.data.dtype:
+        g = g.astype(leaf.data.dtype)
+    elif g.base is not None or id(g) in given:
+        g = g.copy()
+    given.add(id(g))
+    leaf.grad = g if leaf.grad is None else leaf.grad + g
+
+
+_FREED = None  # function.FREED (the placeholder for a freed node), set by refimpl/autograd/__init__.py
+_unbroadcast = None  # function.unbroadcast, set likewise

@@ -64,6 +64,7 @@ def cross_entropy(input, target, weight=None, ignore_index: int = -100, reductio
     c = input.shape[1]
     extra = input.shape[2:]
     w = None
+    plain = False  # class indices in range, no weights, smoothing or ignored entries: the fast path
     if weight is not None:
         w = np.asarray(weight.data if isinstance(weight, Tensor) else weight, dtype=input.dtype)
         if w.shape != (c,):
@@ -80,20 +81,20 @@ def cross_entropy(input, target, weight=None, ignore_index: int = -100, reductio
         if target.shape != expected:
             raise ValueError(f"cross_entropy: `target` must have shape {expected} for input {input.shape}, got {target.shape}")
         lo, hi = (int(target.min()), int(target.max())) if target.size else (0, 0)
-        bad = None
         if lo < 0 or hi >= c:  # only then look for the offending entry (ignore_index may explain it)
             bad = (target != ignore_index) & ((target < 0) | (target >= c))
-        if bad is not None and bad.any():
-            raise ValueError(
-                f"cross_entropy: `target` holds class index {int(target[bad].flat[0])}, expected values in "
-                f"[0, {c - 1}] (or ignore_index={ignore_index})"
-            )
+            if bad.any():
+                raise ValueError(
+                    f"cross_entropy: `target` holds class index {int(target[bad].flat[0])}, expected values in "
+                    f"[0, {c - 1}] (or ignore_index={ignore_index})"
+                )
+        plain = w is None and label_smoothing == 0 and (lo >= 0 and hi < c) and not lo <= ignore_index <= hi
     if extra:  # move the class axis last and flatten the rest
         perm = (0,) + tuple(range(2, input.ndim)) + (1,)
         input = ops.reshape(ops.permute(input, perm), (-1, c))
         target = np.moveaxis(target, 1, -1).reshape(-1, c) if target.dtype.kind == "f" else target.reshape(-1)
     out = CrossEntropy.apply(input, target=target, weight=w, reduction=reduction,
-                             label_smoothing=label_smoothing, ignore_index=ignore_index)
+                             label_smoothing=label_smoothing, ignore_index=ignore_index, plain=plain)
     if reduction == "none" and extra:
         out = ops.reshape(out, (-1,) + extra)
     elif reduction == "none" and single:

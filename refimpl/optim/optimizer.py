@@ -237,7 +237,7 @@ class Optimizer:
 
     def _scratch(self, x: np.ndarray, k: int = 0) -> np.ndarray:
         """The k-th reusable temporary with x's shape and dtype (never part of the state)."""
-        key = (x.shape, x.dtype.str, k)
+        key = (x.shape, x.dtype, k)
         buf = self._workspace.get(key)
         if buf is None:
             buf = self._workspace[key] = np.empty(x.shape, dtype=x.dtype)

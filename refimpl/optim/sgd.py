@@ -75,6 +75,10 @@ class SGD(Optimizer):
         maximize = group["maximize"]
         state = self.state
         scratch = self._scratch
+        if mu == 0 and wd == 0 and not maximize:  # plain SGD, θ ← θ − γ g: the common case, kept lean
+            for _, g, x in self._with_grads(group):
+                np.subtract(x, np.multiply(g, lr, out=scratch(x)), out=x)
+            return
         for p, g, x in self._with_grads(group):
             s = scratch(x)
             # d_t = ±g + λθ   (written into the workspace; g itself is never modified)

@@ -11,17 +11,24 @@ from ..function import Function
 from .elementwise import _sigmoid
 
 
+def _shifted_exp(z, axis):
+    """(z − max z, e^{z − max z}, Σ e^{z − max z}) along `axis` (the stable softmax pieces)."""
+    shifted = z - z.max(axis=axis, keepdims=True)
+    e = np.exp(shifted)
+    return shifted, e, e.sum(axis=axis, keepdims=True)
+
+
 def _log_softmax(z, axis):
-    m = np.max(z, axis=axis, keepdims=True)
-    shifted = z - m
-    return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+    shifted, _, s = _shifted_exp(z, axis)
+    return shifted - np.log(s)
 
 
 class Softmax(Function):
     """y = e^{z}/Σ e^{z} along `axis`;  z̄ = y ⊙ (ȳ − Σ ȳ ⊙ y)   (never an explicit Jacobian)"""
 
     def forward(ctx, z, *, axis):
-        y = np.exp(_log_softmax(z, axis))
+        _, e, s = _shifted_exp(z, axis)
+        y = e / s
         ctx.y, ctx.axis = y, axis
         return y
 
@@ -50,38 +57,39 @@ class CrossEntropy(Function):
         z̄ₙ = ḡₙ [ (1−ε) w_{yₙ} (pₙ − e_{yₙ}) + (ε/C) (Σ_c w_c · pₙ − w) ]
     'mean' divides Σₙ ℓₙ by Σₙ w_{yₙ} over samples not equal to `ignore_index`.
     With probabilities t (N, C): ℓₙ = −Σ_c w_c t'_{n,c} log p_{n,c}, t' = (1−ε)t + ε/C, mean over N.
+    `plain=True` promises class indices all in [0, C), no weights, no smoothing and nothing ignored
+    (the caller has checked): then ℓₙ = log Σ_c e^{z_{n,c}−m} − (z_{n,yₙ}−m) and z̄ₙ = ḡₙ (pₙ − e_{yₙ}).
     """
 
-    def forward(ctx, z, *, target, weight, reduction, label_smoothing, ignore_index):
+    def forward(ctx, z, *, target, weight, reduction, label_smoothing, ignore_index, plain=False):
         n, c = z.shape
-        logp = _log_softmax(z, 1)
-        eps = label_smoothing
-        if target.dtype.kind == "f":  # class probabilities
-            t = target if eps == 0 else (1 - eps) * target + eps / c
-            wt = t if weight is None else t * weight
-            losses = -np.sum(wt * logp, axis=1)
-            ctx.coef = wt  # z̄ₙ = ḡₙ (Σ_c wt_c · pₙ − wt)
-            denom = n
-        elif weight is None and eps == 0 and ignore_index < 0 and (target.size == 0 or target.min() >= 0):
-            # the common case (plain class indices, nothing ignored): ℓₙ = −log p_{n,yₙ}
+        ctx.reduction = reduction
+        shifted, e, s = _shifted_exp(z, 1)
+        if plain:
             rows = np.arange(n)
-            losses = -logp[rows, target]
-            ctx.target = target
-            ctx.coef = None
+            losses = np.log(s[:, 0]) - shifted[rows, target]
+            ctx.e, ctx.s, ctx.rows, ctx.target, ctx.coef = e, s, rows, target, None
             denom = n
         else:
-            valid = target != ignore_index
-            tgt = np.where(valid, target, 0)
-            w = np.ones(c, dtype=z.dtype) if weight is None else weight
-            wy = w[tgt] * valid
-            coef = np.zeros_like(z)
-            coef[np.arange(n), tgt] = (1 - eps) * wy
-            if eps:
-                coef += (eps / c) * w * valid[:, None]
+            logp = shifted - np.log(s)
+            eps = label_smoothing
+            if target.dtype.kind == "f":  # class probabilities
+                t = target if eps == 0 else (1 - eps) * target + eps / c
+                coef = t if weight is None else t * weight
+                denom = n
+            else:
+                valid = target != ignore_index
+                tgt = np.where(valid, target, 0)
+                w = np.ones(c, dtype=z.dtype) if weight is None else weight
+                wy = w[tgt] * valid
+                coef = np.zeros_like(z)
+                coef[np.arange(n), tgt] = (1 - eps) * wy
+                if eps:
+                    coef += (eps / c) * w * valid[:, None]
+                denom = wy.sum()
             losses = -np.sum(coef * logp, axis=1)
-            ctx.coef = coef
-            denom = wy.sum()
-        ctx.logp, ctx.reduction, ctx.denom = logp, reduction, denom
+            ctx.p, ctx.coef = e / s, coef  # z̄ₙ = ḡₙ (Σ_c coef_c · pₙ − coefₙ)
+        ctx.denom = denom
         if reduction == "none":
             return losses.astype(z.dtype, copy=False)
         total = losses.sum()
@@ -92,18 +100,19 @@ class CrossEntropy(Function):
     def backward(ctx, g):
         coef = ctx.coef
         if coef is None:  # the plain path: z̄ₙ = pₙ − e_{yₙ}
-            dz = np.exp(ctx.logp)
-            dz[np.arange(len(dz)), ctx.target] -= 1
+            dz = ctx.e / ctx.s
+            dz[ctx.rows, ctx.target] -= 1
         else:
-            dz = np.exp(ctx.logp) * coef.sum(axis=1, keepdims=True) - coef
+            dz = ctx.p * coef.sum(axis=1, keepdims=True) - coef
         if ctx.reduction == "none":
-            return (dz * g[:, None],)
+            dz *= g[:, None]
+            return (dz,)
         if ctx.reduction == "mean":
             if not ctx.denom:  # every target ignored: the loss is 0/0 = NaN, its gradient 0 (as PyTorch)
                 return (np.zeros_like(dz),)
             g = g / ctx.denom
-        return (dz * g,)
-
+        dz *= g
+        return (dz,)
 
 class BCEWithLogits(Function):
     """ℓ = w [ max(z,0) − z·y + log(1 + e^{−|z|}) ]  (stable);  z̄ = ḡ w (σ(z) − y)"""
