@@ -75,19 +75,20 @@ class Function:
     def apply(cls, *inputs, **kwargs) -> Tensor:
         # one pass over the inputs: unwrap Tensors, note which want a gradient
         arrays, needs, constants = [], [], False
-        like = None
         for a in inputs:
             if isinstance(a, Tensor):
-                d = a.data
-                if like is None:
-                    like = d.dtype
-                arrays.append(d)
+                arrays.append(a.data)
                 needs.append(a.requires_grad)
             else:
                 arrays.append(a)
                 needs.append(False)
                 constants = True
-        if constants:  # Python scalars take the dtype of the Tensor inputs
+        if constants:  # Python scalars take the dtype of the (first) Tensor input
+            like = None
+            for a in inputs:
+                if isinstance(a, Tensor):
+                    like = a.data.dtype
+                    break
             arrays = [x if isinstance(x, np.ndarray) else _constant(x, like) for x in arrays]
         track = Tensor._grad_enabled and True in needs
         ctx = cls()

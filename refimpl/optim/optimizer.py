@@ -185,8 +185,9 @@ class Optimizer:
             loss = closure()
         for group in self.param_groups:
             self._update(group)
-        for hook in list(self._step_post_hooks.values()):
-            hook(self)
+        if self._step_post_hooks:
+            for hook in list(self._step_post_hooks.values()):
+                hook(self)
         return loss
 
     def _update(self, group: dict) -> None:

@@ -61,17 +61,12 @@ class Linear(Function):
         x, w = ctx.x, ctx.w
         gx = g @ w if needs[0] else None
         gw = gb = None
-        if x.ndim == 2:
-            if needs[1]:
-                gw = g.T @ x
-            if len(needs) > 2 and needs[2]:
-                gb = g.sum(0)
-        else:
-            g2 = g.reshape(-1, g.shape[-1])
-            if needs[1]:
-                gw = g2.T @ x.reshape(-1, x.shape[-1])
-            if len(needs) > 2 and needs[2]:
-                gb = g2.sum(0)
+        if x.ndim != 2:  # batch axes (..., in): flatten them
+            g, x = g.reshape(-1, g.shape[-1]), x.reshape(-1, x.shape[-1])
+        if needs[1]:
+            gw = g.T @ x
+        if len(needs) > 2 and needs[2]:
+            gb = g.sum(0)
         return gx, gw, gb
 
 
@@ -96,13 +91,14 @@ def matmul(x, y):
 
 def linear(x, weight, bias=None):
     """y = x Wᵀ + b, with W of shape (out_features, in_features) as in PyTorch."""
-    if x.shape[-1] != weight.shape[-1]:
+    xs, ws = x.shape, weight.shape
+    if xs[-1] != ws[-1]:
         raise ValueError(
-            f"linear: input has {x.shape[-1]} features (shape {tuple(x.shape)}) but the weight expects "
-            f"{weight.shape[-1]} (weight shape {tuple(weight.shape)})"
+            f"linear: input has {xs[-1]} features (shape {tuple(xs)}) but the weight expects "
+            f"{ws[-1]} (weight shape {tuple(ws)})"
         )
     if bias is None:
         return Linear.apply(x, weight)
-    if tuple(bias.shape) != (weight.shape[0],):
-        raise ValueError(f"linear: `bias` must have shape ({weight.shape[0]},) for weight {tuple(weight.shape)}, got {tuple(bias.shape)}")
+    if bias.shape != ws[:1]:
+        raise ValueError(f"linear: `bias` must have shape ({ws[0]},) for weight {tuple(ws)}, got {tuple(bias.shape)}")
     return Linear.apply(x, weight, bias)
