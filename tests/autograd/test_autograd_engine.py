@@ -130,6 +130,21 @@ def test_leaf_grad_does_not_alias_the_callers_upstream_gradient():
     np.testing.assert_array_equal(x.grad, [1.0, 1.0])
 
 
+def test_backward_on_a_leaf_copies_the_given_gradient():
+    x = leaf([1.0, 2.0])
+    v = np.array([1.0, 1.0])
+    x.backward(v)
+    v[:] = 7.0
+    np.testing.assert_array_equal(x.grad, [1.0, 1.0])
+
+
+def test_a_leaf_and_an_interior_node_fed_by_one_array_stay_independent():
+    a = leaf([1.0, 2.0])
+    y = a + a * 3.0  # Add hands the same upstream array to the leaf and to the Mul node
+    y.backward(np.array([1.0, 10.0]))
+    np.testing.assert_array_equal(a.grad, [4.0, 40.0])
+
+
 def test_deep_chain_has_no_recursion_error():
     n = 10_000
     assert n > sys.getrecursionlimit()
