@@ -85,8 +85,8 @@ def cross_entropy(input, target, weight=None, ignore_index: int = -100, reductio
             bad = (target != ignore_index) & ((target < 0) | (target >= c))
             if bad.any():
                 raise ValueError(
-                    f"cross_entropy: `target` holds class index {int(target[bad].flat[0])}, expected values in "
-                    f"[0, {c - 1}] (or ignore_index={ignore_index})"
+                    f"cross_entropy: `target` holds class index {int(target[bad].flat[0])}, "
+                    f"expected values in [0, {c - 1}] (or ignore_index={ignore_index})"
                 )
         plain = w is None and label_smoothing == 0 and (lo >= 0 and hi < c) and not lo <= ignore_index <= hi
     if extra:  # move the class axis last and flatten the rest

@@ -100,5 +100,7 @@ def linear(x, weight, bias=None):
     if bias is None:
         return Linear.apply(x, weight)
     if bias.shape != ws[:1]:
-        raise ValueError(f"linear: `bias` must have shape ({ws[0]},) for weight {tuple(ws)}, got {tuple(bias.shape)}")
+        raise ValueError(
+            f"linear: `bias` must have shape ({ws[0]},) for weight {tuple(ws)}, got {tuple(bias.shape)}"
+        )
     return Linear.apply(x, weight, bias)

@@ -58,7 +58,8 @@ class CrossEntropy(Function):
     'mean' divides Σₙ ℓₙ by Σₙ w_{yₙ} over samples not equal to `ignore_index`.
     With probabilities t (N, C): ℓₙ = −Σ_c w_c t'_{n,c} log p_{n,c}, t' = (1−ε)t + ε/C, mean over N.
     `plain=True` promises class indices all in [0, C), no weights, no smoothing and nothing ignored
-    (the caller has checked): then ℓₙ = log Σ_c e^{z_{n,c}−m} − (z_{n,yₙ}−m) and z̄ₙ = ḡₙ (pₙ − e_{yₙ}).
+    (the caller has checked); then, with mₙ = max_c z_{n,c},
+        ℓₙ = log Σ_c e^{z_{n,c}−mₙ} − (z_{n,yₙ}−mₙ),   z̄ₙ = ḡₙ (pₙ − e_{yₙ}).
     """
 
     def forward(ctx, z, *, target, weight, reduction, label_smoothing, ignore_index, plain=False):
@@ -113,6 +114,7 @@ class CrossEntropy(Function):
             g = g / ctx.denom
         dz *= g
         return (dz,)
+
 
 class BCEWithLogits(Function):
     """ℓ = w [ max(z,0) − z·y + log(1 + e^{−|z|}) ]  (stable);  z̄ = ḡ w (σ(z) − y)"""
