@@ -77,7 +77,7 @@ class SGD(Optimizer):
         scratch = self._scratch
         if mu == 0 and wd == 0 and not maximize:  # plain SGD, θ ← θ − γ g: the common case, kept lean
             for _, g, x in self._with_grads(group):
-                np.subtract(x, np.multiply(g, lr, out=scratch(x)), out=x)
+                x -= lr * g  # (a reused buffer for lr·g measured no faster, even at 1024×1024)
             return
         for p, g, x in self._with_grads(group):
             s = scratch(x)
