@@ -157,9 +157,9 @@ def redistribute(proportions, total_removed: int, free_slots, cap: float = 0.99,
     free = np.asarray(free_slots, dtype=np.float64)
     if p.shape != free.shape:
         raise ValueError(f"redistribute: `proportions` and `free_slots` must have equal length, got {p.shape} and {free.shape}")
-    if total_removed > cap * free.sum() + 1e-9 and exact:
+    if exact and total_removed > np.floor(cap * free).sum():  # whole weights: layer l takes at most ⌊cap·free_l⌋
         raise ValueError(f"redistribute: cannot regrow total_removed={total_removed} into {free.sum():.0f} free slots "
-                         f"at cap {cap}")
+                         f"at cap {cap} (at most {np.floor(cap * free).sum():.0f} whole weights fit)")
     regrowth = np.ceil(p * total_removed)
     mean_residual = 0.0
     for _ in range(max_iter):

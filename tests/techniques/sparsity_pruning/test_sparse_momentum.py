@@ -25,7 +25,7 @@ def test_reference_cases(case):
 def test_redistribution_is_exact_and_respects_the_cap(means, seed):
     rng = np.random.default_rng(seed)
     free = rng.integers(5, 200, size=len(means))
-    total = int(rng.integers(0, int(0.99 * free.sum()) + 1))
+    total = int(rng.integers(0, int(np.floor(0.99 * free).sum()) + 1))  # what fits in whole weights
     p = np.array(means) / np.sum(means)
     out = sm.redistribute(p, total, free)
     assert out.sum() == total
@@ -38,6 +38,9 @@ def test_redistribution_matches_the_proportional_rule_when_no_cap_binds():
     np.testing.assert_array_equal(out, [50, 30, 20])
     with pytest.raises(ValueError, match="free slots"):
         sm.redistribute(p, 100, [10, 10, 10])
+    # 54 ≤ 0.99·55, but layer caps are whole weights: ⌊0.99·12⌋ + ⌊0.99·43⌋ = 11 + 42 = 53 < 54
+    with pytest.raises(ValueError, match="at most 53 whole weights"):
+        sm.redistribute([0.5, 0.5], 54, [12, 43])
 
 
 def test_prune_and_regrow_against_brute_force():
