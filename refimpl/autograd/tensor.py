@@ -402,9 +402,6 @@ def _run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool) -> None:
             if p._ctx is not None:  # interior: sum what arrives, hand it on when its turn comes
                 prev = get(p)
                 grads[p] = pg if prev is None else prev + pg
-            elif p.grad is None and pg.base is None and pg.dtype == p.data.dtype and id(pg) not in given:
-                p.grad = pg  # a leaf's first gradient, an array nobody else holds: keep it as is
-                given.add(id(pg))
             else:
                 _accumulate(p, pg, given)
         if not retain_graph:
@@ -412,13 +409,17 @@ def _run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool) -> None:
 
 
 def _accumulate(leaf: Tensor, g: np.ndarray, given: set) -> None:
-    """leaf.grad += g, in the leaf's dtype, never keeping a view or an array handed out elsewhere."""
+    """leaf.grad += g, in the leaf's dtype; an array kept as .grad is never a view or one handed out
+    elsewhere (the caller's, another leaf's)."""
+    if leaf.grad is not None:  # the sum is a new array
+        leaf.grad = leaf.grad + g.astype(leaf.data.dtype, copy=False)
+        return
     if g.dtype != leaf.data.dtype:
         g = g.astype(leaf.data.dtype)
     elif g.base is not None or id(g) in given:
         g = g.copy()
     given.add(id(g))
-    leaf.grad = g if leaf.grad is None else leaf.grad + g
+    leaf.grad = g
 
 
 _FREED = None  # function.FREED (the placeholder for a freed node), set by refimpl/autograd/__init__.py
