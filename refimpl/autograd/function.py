@@ -94,7 +94,10 @@ class Function:
         ctx = cls()
         ctx.needs_input_grad = tuple(needs) if track else (False,) * len(needs)
         out = Tensor.__new__(Tensor)
-        out.data = ctx.forward(*arrays, **kwargs)
+        data = ctx.forward(*arrays, **kwargs)
+        if type(data) is not np.ndarray:  # NumPy gives 0-d results as scalars: keep .data an array
+            data = np.asarray(data)
+        out.data = data
         out.grad = None
         out.name = None
         if track:

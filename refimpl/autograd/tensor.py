@@ -412,8 +412,11 @@ def _accumulate(leaf: Tensor, g: np.ndarray, given: set) -> None:
     """leaf.grad += g, in the leaf's dtype; an array kept as .grad is never a view or one handed out
     elsewhere (the caller's, another leaf's)."""
     if leaf.grad is not None:  # the sum is a new array
-        leaf.grad = leaf.grad + g.astype(leaf.data.dtype, copy=False)
+        total = leaf.grad + g.astype(leaf.data.dtype, copy=False)
+        leaf.grad = total if type(total) is np.ndarray else np.asarray(total)  # (a 0-d sum is a scalar)
         return
+    if type(g) is not np.ndarray:  # NumPy gives 0-d results as scalars; .grad is always an array
+        g = np.asarray(g)
     if g.dtype != leaf.data.dtype:
         g = g.astype(leaf.data.dtype)
     elif g.base is not None or id(g) in given:

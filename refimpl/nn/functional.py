@@ -54,13 +54,16 @@ def cross_entropy(input, target, weight=None, ignore_index: int = -100, reductio
     _check_reduction(reduction)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"`label_smoothing` must be in [0, 1], got {label_smoothing}")
-    target = target.data if isinstance(target, Tensor) else np.asarray(target)
+    if not isinstance(target, Tensor):
+        target = np.asarray(target)
+    elif target.dtype.kind != "f":  # class indices are not differentiated; probabilities may be
+        target = target.data
     if input.ndim < 1:
         raise ValueError("cross_entropy: `input` must have a class dimension, got a 0-d tensor")
     single = input.ndim == 1
     if single:  # a single sample
         input = ops.reshape(input, (1, input.shape[0]))
-        target = target.reshape(1, *target.shape) if target.dtype.kind == "f" else target.reshape(1)
+        target = ops.reshape(target, (1,) + target.shape) if target.dtype.kind == "f" else target.reshape(1)
     c = input.shape[1]
     extra = input.shape[2:]
     w = None
@@ -92,8 +95,11 @@ def cross_entropy(input, target, weight=None, ignore_index: int = -100, reductio
     if extra:  # move the class axis last and flatten the rest
         perm = (0,) + tuple(range(2, input.ndim)) + (1,)
         input = ops.reshape(ops.permute(input, perm), (-1, c))
-        target = np.moveaxis(target, 1, -1).reshape(-1, c) if target.dtype.kind == "f" else target.reshape(-1)
-    out = CrossEntropy.apply(input, target=target, weight=w, reduction=reduction,
+        if target.dtype.kind == "f":
+            target = ops.reshape(ops.permute(target, perm), (-1, c))
+        else:
+            target = target.reshape(-1)
+    out = CrossEntropy.apply(input, target, weight=w, reduction=reduction,
                              label_smoothing=label_smoothing, ignore_index=ignore_index, plain=plain)
     if reduction == "none" and extra:
         out = ops.reshape(out, (-1,) + extra)
@@ -326,7 +332,9 @@ def rms_norm(input, normalized_shape, weight=None, eps: float | None = None):
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p: float = 0.0,
                                  is_causal: bool = False, scale: float | None = None, generator=None):
     """softmax(Q Kᵀ · scale + mask) V over the last two axes (…, L, E).  A boolean `attn_mask` marks
-    the positions that may be attended to (True = keep), a float mask is added; `is_causal` keeps j ≤ i."""
+    the positions that may be attended to (True = keep), a float mask is added to the scores (a Tensor
+    mask that requires grad is differentiated: a learned attention bias); `is_causal` keeps j ≤ i.
+    A row with every position masked gives NaN here; PyTorch's fused kernels may give 0 instead."""
     if query.shape[-1] != key.shape[-1]:
         raise ValueError(f"scaled_dot_product_attention: query and key feature sizes differ: {query.shape} vs {key.shape}")
     if key.shape[-2] != value.shape[-2]:
@@ -338,11 +346,15 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p: f
     if is_causal:
         keep = np.tril(np.ones((lq, lk), dtype=bool))
     if attn_mask is not None:
-        m = np.asarray(attn_mask.data if isinstance(attn_mask, Tensor) else attn_mask)
-        if m.dtype == bool:
+        if not isinstance(attn_mask, Tensor):
+            attn_mask = np.asarray(attn_mask)
+        if attn_mask.dtype == bool:
+            m = attn_mask.data if isinstance(attn_mask, Tensor) else attn_mask
             keep = m if keep is None else keep & m
+        elif isinstance(attn_mask, Tensor):
+            scores = scores + ops.cast(attn_mask, scores.dtype)
         else:
-            scores = scores + m.astype(scores.dtype)
+            scores = scores + attn_mask.astype(scores.dtype, copy=False)
     if keep is not None:
         scores = ops.where(np.broadcast_to(keep, scores.shape), scores, np.asarray(-np.inf, dtype=scores.dtype))
     attn = ops.softmax(scores, -1)

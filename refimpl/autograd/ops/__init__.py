@@ -43,11 +43,12 @@ from .shape import (  # noqa: F401
     unsqueeze,
 )
 from .nnops import LogSoftmax, Softmax  # noqa: F401
+from .reduce import _norm_axis
 
 
 def softmax(x, dim: int = -1):
-    return Softmax.apply(x, axis=dim)
+    return Softmax.apply(x, axis=_norm_axis(dim, x.ndim))
 
 
 def log_softmax(x, dim: int = -1):
-    return LogSoftmax.apply(x, axis=dim)
+    return LogSoftmax.apply(x, axis=_norm_axis(dim, x.ndim))

@@ -62,7 +62,8 @@ class Div(Function):
 
 
 class Pow(Function):
-    """z = x ** y;  x̄ = z̄ ⊙ y x^(y−1), ȳ = z̄ ⊙ z log x  (ȳ only defined for x > 0; 0 where x = 0)"""
+    """z = x ** y;  x̄ = z̄ ⊙ y x^(y−1) (0 where y = 0, so d(x⁰)/dx = 0 at x = 0 too, as PyTorch),
+    ȳ = z̄ ⊙ z log x  (defined for x > 0; 0 where x ≤ 0, where PyTorch gives 0 at x = 0 and NaN for x < 0)"""
 
     def forward(ctx, x, y):
         z = np.power(x, y)
@@ -72,7 +73,10 @@ class Pow(Function):
     def backward(ctx, g):
         nx, ny = ctx.needs_input_grad
         x, y = ctx.x, ctx.y
-        gx = g * y * np.power(x, y - 1) if nx else None
+        gx = None
+        if nx:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                gx = np.where(y == 0, 0, g * y * np.power(x, y - 1)).astype(g.dtype, copy=False)
         gy = None
         if ny:
             with np.errstate(divide="ignore", invalid="ignore"):

@@ -56,13 +56,14 @@ class CrossEntropy(Function):
         ℓₙ = (1−ε) w_{yₙ} (−log p_{n,yₙ}) + (ε/C) Σ_c w_c (−log p_{n,c})
         z̄ₙ = ḡₙ [ (1−ε) w_{yₙ} (pₙ − e_{yₙ}) + (ε/C) (Σ_c w_c · pₙ − w) ]
     'mean' divides Σₙ ℓₙ by Σₙ w_{yₙ} over samples not equal to `ignore_index`.
-    With probabilities t (N, C): ℓₙ = −Σ_c w_c t'_{n,c} log p_{n,c}, t' = (1−ε)t + ε/C, mean over N.
+    With probabilities t (N, C): ℓₙ = −Σ_c w_c t'_{n,c} log p_{n,c}, t' = (1−ε)t + ε/C, mean over N;
+    the target is differentiable too: t̄_{n,c} = −ḡₙ (1−ε) w_c log p_{n,c}.
     `plain=True` promises class indices all in [0, C), no weights, no smoothing and nothing ignored
     (the caller has checked); then, with mₙ = max_c z_{n,c},
         ℓₙ = log Σ_c e^{z_{n,c}−mₙ} − (z_{n,yₙ}−mₙ),   z̄ₙ = ḡₙ (pₙ − e_{yₙ}).
     """
 
-    def forward(ctx, z, *, target, weight, reduction, label_smoothing, ignore_index, plain=False):
+    def forward(ctx, z, target, *, weight, reduction, label_smoothing, ignore_index, plain=False):
         n, c = z.shape
         ctx.reduction = reduction
         shifted, e, s = _shifted_exp(z, 1)
@@ -78,6 +79,8 @@ class CrossEntropy(Function):
                 t = target if eps == 0 else (1 - eps) * target + eps / c
                 coef = t if weight is None else t * weight
                 denom = n
+                if ctx.needs_input_grad[1]:  # ∂ℓₙ/∂t_{n,c} = −(1−ε) w_c log p_{n,c}
+                    ctx.dt = -(1 - eps) * (logp if weight is None else logp * weight)
             else:
                 valid = target != ignore_index
                 tgt = np.where(valid, target, 0)
@@ -106,14 +109,13 @@ class CrossEntropy(Function):
         else:
             dz = ctx.p * coef.sum(axis=1, keepdims=True) - coef
         if ctx.reduction == "none":
-            dz *= g[:, None]
-            return (dz,)
-        if ctx.reduction == "mean":
+            g = g[:, None]
+        elif ctx.reduction == "mean":
             if not ctx.denom:  # every target ignored: the loss is 0/0 = NaN, its gradient 0 (as PyTorch)
-                return (np.zeros_like(dz),)
+                return np.zeros_like(dz), None
             g = g / ctx.denom
         dz *= g
-        return (dz,)
+        return dz, (ctx.dt * g if ctx.needs_input_grad[1] else None)
 
 
 class BCEWithLogits(Function):

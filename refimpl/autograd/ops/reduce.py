@@ -14,18 +14,25 @@ from ..function import Function
 
 
 def _norm_axis(axis, ndim):
+    """`axis` (None, an int or a tuple of ints) as a sorted tuple of non-negative axes.
+
+    As in PyTorch, a 0-d tensor accepts axis 0 or −1 (its one element is reduced over nothing), so
+    the result for it is ``()``.  A repeated axis is an error.
+    """
     if axis is None:
         return tuple(range(ndim))
-    if type(axis) is int and -ndim <= axis < ndim:
+    if type(axis) is int and -ndim <= axis < ndim:  # the common case
         return (axis % ndim,)
-    if isinstance(axis, int):
-        axis = (axis,)
+    items = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    span = builtins.max(ndim, 1)
     out = []
-    for a in axis:
-        if not -ndim <= a < builtins.max(ndim, 1):
-            raise ValueError(f"axis {a} is out of range for a tensor with {ndim} dimensions")
-        out.append(a % ndim if ndim else 0)
-    return tuple(sorted(out))
+    for a in items:
+        if not -span <= a < span:
+            raise ValueError(f"axis {a} is out of range for a tensor with {ndim} dimensions (expected -{span}..{span - 1})")
+        if a % span in out:
+            raise ValueError(f"axis {a} appears more than once in {axis}")
+        out.append(a % span)
+    return tuple(sorted(out)) if ndim else ()
 
 
 def _expand(g, axes, keepdims):

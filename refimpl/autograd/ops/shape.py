@@ -133,10 +133,7 @@ def transpose(x, dim0: int, dim1: int):
 
 
 def broadcast_to(x, shape):
-    shape = tuple(shape)
-    if tuple(x.shape) == shape:
-        return x
-    return BroadcastTo.apply(x, shape=shape)
+    return BroadcastTo.apply(x, shape=tuple(shape))  # a new node even when the shape is unchanged
 
 
 expand = broadcast_to
@@ -151,9 +148,11 @@ def unsqueeze(x, dim: int):
 def squeeze(x, dim=None):
     if dim is None:
         return reshape(x, tuple(n for n in x.shape if n != 1))
+    if x.ndim == 0:  # as PyTorch: squeezing a 0-d tensor on 0 or −1 keeps it 0-d
+        return reshape(x, ())
     d = dim % x.ndim
-    if x.shape[d] != 1:
-        return x
+    if x.shape[d] != 1:  # nothing to squeeze: still a new node (never the input itself)
+        return reshape(x, x.shape)
     return reshape(x, x.shape[:d] + x.shape[d + 1 :])
 
 
