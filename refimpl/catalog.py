@@ -32,8 +32,8 @@ import difflib
 import importlib
 import math
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -50,8 +50,19 @@ __all__ = [
 ]
 
 VERIFIED_LEVELS = ("paper", "official-code", "reconstructed")
-REQUIRED_FIELDS = ("slug", "title", "authors", "year", "arxiv", "family", "notebook", "verified",
-                   "verification_note", "summary", "equations")
+REQUIRED_FIELDS = (
+    "slug",
+    "title",
+    "authors",
+    "year",
+    "arxiv",
+    "family",
+    "notebook",
+    "verified",
+    "verification_note",
+    "summary",
+    "equations",
+)
 PACKAGE_DIR = Path(__file__).resolve().parent
 TECHNIQUES_DIR = PACKAGE_DIR / "techniques"
 REPO_ROOT = PACKAGE_DIR.parent
@@ -143,7 +154,9 @@ class Technique:
 def _read_entry(path: Path) -> dict | None:
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     for node in tree.body:
-        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "CATALOG_ENTRY" for t in node.targets):
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == "CATALOG_ENTRY" for t in node.targets
+        ):
             try:
                 return ast.literal_eval(node.value)
             except ValueError as e:
@@ -236,6 +249,8 @@ def markdown_table() -> str:
     lines = ["| slug | paper | family | verified | notebook |", "|---|---|---|---|---|"]
     for t in entries().values():
         title = t.title.replace("|", "\\|")
-        lines.append(f"| `{t.slug}` | [{title}]({t.arxiv_url}) ({t.year}) | {t.family} | {t.verified} | "
-                     f"[notebook]({t.notebook}) |")
+        lines.append(
+            f"| `{t.slug}` | [{title}]({t.arxiv_url}) ({t.year}) | {t.family} | {t.verified} | "
+            f"[notebook]({t.notebook}) |"
+        )
     return "\n".join(lines)

@@ -1,10 +1,10 @@
 """The `refimpl` command: list, show, run and export the catalogue's techniques.
 
-    refimpl list [--family F]
-    refimpl show SLUG
-    refimpl run SLUG [--seed N] [--quick] [--out DIR] [--no-progress]
-    refimpl vectors SLUG [--out PATH] [--format safetensors|npz|json]
-    refimpl vectors --all [--out DIR] [--format ...]
+refimpl list [--family F]
+refimpl show SLUG
+refimpl run SLUG [--seed N] [--quick] [--out DIR] [--no-progress]
+refimpl vectors SLUG [--out PATH] [--format safetensors|npz|json]
+refimpl vectors --all [--out DIR] [--format ...]
 """
 
 from __future__ import annotations
@@ -43,8 +43,13 @@ def format_table(rows: list, columns=None) -> str:
 def _cmd_list(args) -> int:
     table = catalog.entries()
     rows = [
-        {"slug": t.slug, "family": t.family, "verified": t.verified, "arXiv": t.arxiv,
-         "title": textwrap.shorten(t.title, 60, placeholder="…")}
+        {
+            "slug": t.slug,
+            "family": t.family,
+            "verified": t.verified,
+            "arXiv": t.arxiv,
+            "title": textwrap.shorten(t.title, 60, placeholder="…"),
+        }
         for t in table.values()
         if args.family is None or t.family == args.family
     ]
@@ -88,10 +93,20 @@ def _cmd_run(args) -> int:
     print(f"\nclaim: {claim['statement']}\nholds on this toy run: {'yes' if claim['holds'] else 'NO'}")
     os.makedirs(out_dir, exist_ok=True)
     with open(os.path.join(out_dir, "metrics.json"), "w", encoding="utf-8") as f:
-        json.dump({"slug": t.slug, "seed": args.seed, "quick": args.quick, "seconds": elapsed,
-                   "metrics": {k: float(v) for k, v in result["metrics"].items()},
-                   "claim": {"statement": claim["statement"], "holds": bool(claim["holds"])},
-                   "table": result["table"]}, f, indent=2, default=float)
+        json.dump(
+            {
+                "slug": t.slug,
+                "seed": args.seed,
+                "quick": args.quick,
+                "seconds": elapsed,
+                "metrics": {k: float(v) for k, v in result["metrics"].items()},
+                "claim": {"statement": claim["statement"], "holds": bool(claim["holds"])},
+                "table": result["table"],
+            },
+            f,
+            indent=2,
+            default=float,
+        )
     plot = t.plot
     written = []
     if plot is not None:
@@ -113,8 +128,15 @@ def _cmd_vectors(args) -> int:
         out_dir = args.out or "refimpl-vectors"
         index = {}
         for slug, t in catalog.entries().items():
-            path = write_vectors(os.path.join(out_dir, f"{slug}.{ext}"), slug, t.reference_cases(), args.format)
-            index[slug] = {"file": os.path.basename(path), "title": t.title, "arxiv": t.arxiv, "family": t.family}
+            path = write_vectors(
+                os.path.join(out_dir, f"{slug}.{ext}"), slug, t.reference_cases(), args.format
+            )
+            index[slug] = {
+                "file": os.path.basename(path),
+                "title": t.title,
+                "arxiv": t.arxiv,
+                "family": t.family,
+            }
         with open(os.path.join(out_dir, "index.json"), "w", encoding="utf-8") as f:
             json.dump(index, f, indent=2)
         print(f"wrote {len(index)} techniques' reference vectors and index.json to {out_dir}")
@@ -129,18 +151,26 @@ def _cmd_vectors(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="refimpl", description="Reference implementations of deep-learning techniques.")
+    p = argparse.ArgumentParser(
+        prog="refimpl", description="Reference implementations of deep-learning techniques."
+    )
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     s = sub.add_parser("list", help="table of techniques", description="List the catalogue.")
     s.add_argument("--family", help="only this family")
     s.set_defaults(fn=_cmd_list)
 
-    s = sub.add_parser("show", help="the paper card of a technique", description="Show a technique's paper card.")
+    s = sub.add_parser(
+        "show", help="the paper card of a technique", description="Show a technique's paper card."
+    )
     s.add_argument("slug")
     s.set_defaults(fn=_cmd_show)
 
-    s = sub.add_parser("run", help="run a technique's toy experiment", description="Run the demo, print its table, save plots.")
+    s = sub.add_parser(
+        "run",
+        help="run a technique's toy experiment",
+        description="Run the demo, print its table, save plots.",
+    )
     s.add_argument("slug")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--quick", action="store_true", help="the few-second version used by the tests")
@@ -148,7 +178,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--no-progress", action="store_true", help="no progress bar")
     s.set_defaults(fn=_cmd_run)
 
-    s = sub.add_parser("vectors", help="export reference cases", description="Write reference cases for cross-checking.")
+    s = sub.add_parser(
+        "vectors", help="export reference cases", description="Write reference cases for cross-checking."
+    )
     s.add_argument("slug", nargs="?")
     s.add_argument("--all", action="store_true", help="every technique, into a folder with index.json")
     s.add_argument("--out", help="output file (or folder with --all)")

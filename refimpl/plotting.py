@@ -22,7 +22,15 @@ def pyplot():
     return plt
 
 
-def curves(series: dict, xlabel: str = "epoch", ylabel: str = "", title: str = "", x=None, logy: bool = False, ax=None):
+def curves(
+    series: dict,
+    xlabel: str = "epoch",
+    ylabel: str = "",
+    title: str = "",
+    x=None,
+    logy: bool = False,
+    ax=None,
+):
     """One line per label; `series` maps label → sequence (or (x, y) pair)."""
     plt = pyplot()
     fig = None

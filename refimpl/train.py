@@ -22,10 +22,26 @@ import numpy as np
 from .autograd.tensor import Tensor, no_grad
 from .data import batches
 
-__all__ = ["fit", "train_step", "evaluate", "predict", "History", "TrainState", "LambdaCallback", "progress_bar"]
+__all__ = [
+    "fit",
+    "train_step",
+    "evaluate",
+    "predict",
+    "History",
+    "TrainState",
+    "LambdaCallback",
+    "progress_bar",
+]
 
-_HOOKS = ("on_train_begin", "on_epoch_begin", "on_batch_begin", "after_backward", "on_step_end",
-          "on_epoch_end", "on_train_end")
+_HOOKS = (
+    "on_train_begin",
+    "on_epoch_begin",
+    "on_batch_begin",
+    "after_backward",
+    "on_step_end",
+    "on_epoch_end",
+    "on_train_end",
+)
 
 
 class History(defaultdict):
@@ -104,8 +120,21 @@ def _batches_of(data, batch_size, seed, epoch):
     return iter(data)
 
 
-def fit(model, loss_fn, data, optimizer, epochs: int = 1, *, batch_size: int = 64, eval_data=None,
-        callbacks=(), scheduler=None, seed: int = 0, progress: bool = True, clip_grad_norm=None) -> History:
+def fit(
+    model,
+    loss_fn,
+    data,
+    optimizer,
+    epochs: int = 1,
+    *,
+    batch_size: int = 64,
+    eval_data=None,
+    callbacks=(),
+    scheduler=None,
+    seed: int = 0,
+    progress: bool = True,
+    clip_grad_norm=None,
+) -> History:
     """Train `model` for `epochs` passes over `data` and return the per-epoch History.
 
     `data` is an (x, y) pair of arrays (minibatched and reshuffled each epoch from `seed`) or an iterable
@@ -162,7 +191,9 @@ def predict(model, x, batch_size: int = 1024) -> np.ndarray:
     model.eval()
     try:
         with no_grad():
-            outs = [model(Tensor(np.asarray(x[i : i + batch_size]))).data for i in range(0, len(x), batch_size)]
+            outs = [
+                model(Tensor(np.asarray(x[i : i + batch_size]))).data for i in range(0, len(x), batch_size)
+            ]
     finally:
         model.train(was_training)
     return np.concatenate(outs, axis=0)
@@ -172,7 +203,9 @@ def evaluate(model, x, y, loss_fn=None, batch_size: int = 1024) -> dict:
     """{"loss", "accuracy"} of a classifier (accuracy = argmax over the last axis equals y)."""
     logits = predict(model, x, batch_size)
     y = np.asarray(y)
-    result = {"accuracy": float(np.mean(np.argmax(logits, axis=-1) == y)) if y.dtype.kind in "iu" else float("nan")}
+    result = {
+        "accuracy": float(np.mean(np.argmax(logits, axis=-1) == y)) if y.dtype.kind in "iu" else float("nan")
+    }
     if loss_fn is not None:
         with no_grad():
             result["loss"] = float(loss_fn(Tensor(logits), y).data)

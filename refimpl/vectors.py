@@ -19,9 +19,20 @@ import numpy as np
 __all__ = ["case_arrays", "write_vectors", "FORMATS"]
 
 FORMATS = ("safetensors", "npz", "json")
-_ST_DTYPES = {"float64": "F64", "float32": "F32", "float16": "F16", "int64": "I64", "int32": "I32",
-              "int16": "I16", "int8": "I8", "uint8": "U8", "bool": "BOOL", "uint16": "U16", "uint32": "U32",
-              "uint64": "U64"}
+_ST_DTYPES = {
+    "float64": "F64",
+    "float32": "F32",
+    "float16": "F16",
+    "int64": "I64",
+    "int32": "I32",
+    "int16": "I16",
+    "int8": "I8",
+    "uint8": "U8",
+    "bool": "BOOL",
+    "uint16": "U16",
+    "uint32": "U32",
+    "uint64": "U64",
+}
 
 
 def _as_array(value):
@@ -54,8 +65,11 @@ def _write_safetensors(path, arrays: dict, meta: dict) -> None:
         if arr.dtype.name not in _ST_DTYPES:
             raise TypeError(f"safetensors cannot hold dtype {arr.dtype} (key {key!r})")
         data = arr.astype(arr.dtype.newbyteorder("<"), copy=False).tobytes()
-        header[key] = {"dtype": _ST_DTYPES[arr.dtype.name], "shape": list(arr.shape),
-                       "data_offsets": [offset, offset + len(data)]}
+        header[key] = {
+            "dtype": _ST_DTYPES[arr.dtype.name],
+            "shape": list(arr.shape),
+            "data_offsets": [offset, offset + len(data)],
+        }
         blobs.append(data)
         offset += len(data)
     header["__metadata__"] = {"refimpl": json.dumps(meta)}
@@ -80,8 +94,13 @@ def write_vectors(path, slug: str, cases, fmt: str = "safetensors") -> str:
     elif fmt == "npz":
         np.savez(path, __metadata__=np.array(json.dumps(meta)), **arrays)
     else:
-        doc = {"metadata": meta, "arrays": {k: {"dtype": v.dtype.name, "shape": list(v.shape), "data": v.tolist()}
-                                            for k, v in arrays.items()}}
+        doc = {
+            "metadata": meta,
+            "arrays": {
+                k: {"dtype": v.dtype.name, "shape": list(v.shape), "data": v.tolist()}
+                for k, v in arrays.items()
+            },
+        }
         with open(path, "w", encoding="utf-8") as f:
             json.dump(doc, f)
     return path

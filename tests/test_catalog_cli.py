@@ -15,10 +15,12 @@ SLUG = "ghost-batchnorm"
 
 
 def test_entries_are_found_without_importing_technique_modules():
-    code = ("import sys, refimpl.catalog as c; e = c.entries(); "
-            "assert e; assert not any(m.startswith('refimpl.techniques.') and m.count('.') > 2 for m in sys.modules), "
-            "[m for m in sys.modules if m.startswith('refimpl.techniques')]; "
-            "assert 'matplotlib' not in sys.modules and 'numba' not in sys.modules")
+    code = (
+        "import sys, refimpl.catalog as c; e = c.entries(); "
+        "assert e; assert not any(m.startswith('refimpl.techniques.') and m.count('.') > 2 for m in sys.modules), "
+        "[m for m in sys.modules if m.startswith('refimpl.techniques')]; "
+        "assert 'matplotlib' not in sys.modules and 'numba' not in sys.modules"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
@@ -46,19 +48,33 @@ def test_list_and_show(capsys):
 
 def test_help_everywhere():
     for args in ([], ["list"], ["show"], ["run"], ["vectors"]):
-        r = subprocess.run([sys.executable, "-m", "refimpl.cli", *args, "--help"], capture_output=True, text=True)
+        r = subprocess.run(
+            [sys.executable, "-m", "refimpl.cli", *args, "--help"], capture_output=True, text=True
+        )
         assert r.returncode == 0 and "usage:" in r.stdout
 
 
 def test_format_table():
     text = cli.format_table([{"a": 1, "b": 0.123456}, {"a": 22, "b": "x"}])
     lines = text.splitlines()
-    assert lines[0].split() == ["a", "b"] and lines[2].split() == ["1", "0.1235"] and lines[3].split() == ["22", "x"]
+    assert (
+        lines[0].split() == ["a", "b"]
+        and lines[2].split() == ["1", "0.1235"]
+        and lines[3].split() == ["22", "x"]
+    )
 
 
 def _cases():
-    return [catalog.ReferenceCase("c1", {"x": np.arange(6.0).reshape(2, 3), "mode": "sym", "k": 3},
-                                  {"y": np.array([1, 2], dtype=np.int64)}, lambda **kw: {}, note="n", atol=1e-9)]
+    return [
+        catalog.ReferenceCase(
+            "c1",
+            {"x": np.arange(6.0).reshape(2, 3), "mode": "sym", "k": 3},
+            {"y": np.array([1, 2], dtype=np.int64)},
+            lambda **kw: {},
+            note="n",
+            atol=1e-9,
+        )
+    ]
 
 
 def test_vectors_safetensors_layout_by_hand(tmp_path):
@@ -71,7 +87,9 @@ def test_vectors_safetensors_layout_by_hand(tmp_path):
     x = header["c1/inputs/x"]
     assert x["dtype"] == "F64" and x["shape"] == [2, 3]
     a, b = x["data_offsets"]
-    np.testing.assert_array_equal(np.frombuffer(raw[8 + n + a : 8 + n + b], "<f8").reshape(2, 3), np.arange(6.0).reshape(2, 3))
+    np.testing.assert_array_equal(
+        np.frombuffer(raw[8 + n + a : 8 + n + b], "<f8").reshape(2, 3), np.arange(6.0).reshape(2, 3)
+    )
     assert header["c1/inputs/k"]["dtype"] == "I64"
 
 
@@ -93,7 +111,7 @@ def test_cli_vectors_all_writes_index(tmp_path, capsys):
     assert cli.main(["vectors", "--all", "--out", str(tmp_path), "--format", "npz"]) == 0
     index = json.load(open(tmp_path / "index.json"))
     assert set(index) == set(catalog.entries())
-    for slug, info in index.items():
+    for info in index.values():
         assert (tmp_path / info["file"]).is_file()
 
 

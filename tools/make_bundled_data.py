@@ -60,7 +60,7 @@ def strip_boilerplate(text: str) -> str:
     """Keep only the work: cut outside PG START/END markers and drop <<...>> notice blocks."""
     start = re.search(r"^\*\*\* ?START OF.*$", text, flags=re.M)
     if start:
-        text = text[start.end():]
+        text = text[start.end() :]
     end = re.search(r"^\*\*\* ?END OF.*$", text, flags=re.M)
     if end:
         text = text[: end.start()]

@@ -43,8 +43,14 @@ def _stratified_split(y: np.ndarray, test_fraction: float, rng: np.random.Genera
     return rng.permutation(np.concatenate(train)), rng.permutation(np.concatenate(test))
 
 
-def load_digits(*, test_fraction: float = 0.3, seed: int = 0, dtype=np.float32, flatten: bool = True,
-                normalize: bool = True) -> Split:
+def load_digits(
+    *,
+    test_fraction: float = 0.3,
+    seed: int = 0,
+    dtype=np.float32,
+    flatten: bool = True,
+    normalize: bool = True,
+) -> Split:
     """The digits as a `Split`, stratified by class and fixed by ``seed``.
 
     x is (N, 64) if ``flatten`` else (N, 1, 8, 8), of ``dtype``, scaled to [0, 1] (x / 16) if
@@ -67,13 +73,16 @@ def _check_labels(y, num_classes: int) -> np.ndarray:
     if y.ndim != 1 or y.dtype.kind not in "iu":
         raise ValueError(f"y must be a 1-D integer array, got shape {y.shape} and dtype {y.dtype}")
     if y.size and (y.min() < 0 or y.max() >= num_classes):
-        raise ValueError(f"y must hold labels in [0, {num_classes}) (num_classes={num_classes}), "
-                         f"got values in [{y.min()}, {y.max()}]")
+        raise ValueError(
+            f"y must hold labels in [0, {num_classes}) (num_classes={num_classes}), "
+            f"got values in [{y.min()}, {y.max()}]"
+        )
     return y
 
 
-def label_noise(y, rate: float, *, num_classes: int = NUM_CLASSES, kind: str = "symmetric",
-                seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def label_noise(
+    y, rate: float, *, num_classes: int = NUM_CLASSES, kind: str = "symmetric", seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """Flip exactly ``round(rate * N)`` labels, chosen uniformly at random; return ``(y_noisy, flipped)``.
 
     ``kind="symmetric"``: a flipped label becomes a uniformly chosen *different* class.
@@ -99,8 +108,9 @@ def label_noise(y, rate: float, *, num_classes: int = NUM_CLASSES, kind: str = "
     return y_noisy, flipped
 
 
-def long_tailed(x, y, *, imbalance: float = 100, num_classes: int = NUM_CLASSES,
-                seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def long_tailed(
+    x, y, *, imbalance: float = 100, num_classes: int = NUM_CLASSES, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """Subsample to an exponential long tail, class 0 the head (Cui et al., 2019, CIFAR-LT profile).
 
     n_c = floor(n_max * imbalance^(-c / (C - 1))), where n_max is the smallest class count in ``y``

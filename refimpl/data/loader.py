@@ -53,8 +53,14 @@ def num_batches(n: int, batch_size: int, drop_last: bool = False) -> int:
     return n // batch_size if drop_last else -(-n // batch_size)
 
 
-def batches(*arrays, batch_size: int, shuffle: bool = True, drop_last: bool = False,
-            seed: int | np.random.Generator = 0, epoch: int = 0) -> Iterator[tuple[np.ndarray, ...]]:
+def batches(
+    *arrays,
+    batch_size: int,
+    shuffle: bool = True,
+    drop_last: bool = False,
+    seed: int | np.random.Generator = 0,
+    epoch: int = 0,
+) -> Iterator[tuple[np.ndarray, ...]]:
     """An iterator over aligned minibatches ``(a[idx], b[idx], ...)``, always tuples.
 
     Each row appears once per pass; with ``drop_last`` the final short batch is skipped.  ``epoch``
@@ -63,13 +69,14 @@ def batches(*arrays, batch_size: int, shuffle: bool = True, drop_last: bool = Fa
     n = _check_arrays(arrays)  # validated here, eagerly, not at the first next()
     _check_batch_size(batch_size)
     order = _rng(seed, epoch).permutation(n) if shuffle else np.arange(n)
-    return _minibatches(tuple(np.asarray(a) for a in arrays), order, num_batches(n, batch_size, drop_last),
-                        batch_size)
+    return _minibatches(
+        tuple(np.asarray(a) for a in arrays), order, num_batches(n, batch_size, drop_last), batch_size
+    )
 
 
 def _minibatches(arrays, order, count, batch_size):
     for k in range(count):
-        idx = order[k * batch_size:(k + 1) * batch_size]
+        idx = order[k * batch_size : (k + 1) * batch_size]
         yield tuple(a[idx] for a in arrays)
 
 
@@ -79,8 +86,9 @@ class DataLoader:
     ``epoch`` counts the passes started so far; set it to replay an epoch (or to resume).
     """
 
-    def __init__(self, *arrays, batch_size: int, shuffle: bool = True, drop_last: bool = False,
-                 seed: int = 0):
+    def __init__(
+        self, *arrays, batch_size: int, shuffle: bool = True, drop_last: bool = False, seed: int = 0
+    ):
         self.n = _check_arrays(arrays)
         _check_batch_size(batch_size)
         if isinstance(seed, np.random.Generator):
@@ -95,5 +103,11 @@ class DataLoader:
 
     def __iter__(self) -> Iterator[tuple[np.ndarray, ...]]:
         epoch, self.epoch = self.epoch, self.epoch + 1
-        return batches(*self.arrays, batch_size=self.batch_size, shuffle=self.shuffle,
-                       drop_last=self.drop_last, seed=self.seed, epoch=epoch)
+        return batches(
+            *self.arrays,
+            batch_size=self.batch_size,
+            shuffle=self.shuffle,
+            drop_last=self.drop_last,
+            seed=self.seed,
+            epoch=epoch,
+        )

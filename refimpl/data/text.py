@@ -69,8 +69,9 @@ def _code_points(s) -> np.ndarray:
     return np.frombuffer("".join(s).encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
 
 
-def char_dataset(text: str | None = None, *, block_size: int,
-                 split: float = 0.9) -> tuple[np.ndarray, np.ndarray, CharTokenizer]:
+def char_dataset(
+    text: str | None = None, *, block_size: int, split: float = 0.9
+) -> tuple[np.ndarray, np.ndarray, CharTokenizer]:
     """``(train_ids, val_ids, tokenizer)``: the first ``split`` of the encoded text, then the rest.
 
     ``text`` defaults to `load_text`; the tokenizer is built on the whole text, and each part must hold
@@ -85,13 +86,16 @@ def char_dataset(text: str | None = None, *, block_size: int,
     ids = tokenizer.encode(text)
     cut = int(round(split * len(ids)))
     if min(cut, len(ids) - cut) < block_size + 1:
-        raise ValueError(f"block_size must leave block_size + 1 ids in both parts ({cut} train, "
-                         f"{len(ids) - cut} val), got {block_size}")
+        raise ValueError(
+            f"block_size must leave block_size + 1 ids in both parts ({cut} train, "
+            f"{len(ids) - cut} val), got {block_size}"
+        )
     return ids[:cut], ids[cut:], tokenizer
 
 
-def random_windows(ids, block_size: int, batch_size: int, rng: np.random.Generator | int = 0,
-                   num_batches: int | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+def random_windows(
+    ids, block_size: int, batch_size: int, rng: np.random.Generator | int = 0, num_batches: int | None = None
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Yield ``(x, y)``, each (batch_size, block_size) int64, with y[:, t] = the id after x[:, t].
 
     Windows start uniformly at random (with replacement); runs forever unless ``num_batches`` is set.
@@ -102,8 +106,9 @@ def random_windows(ids, block_size: int, batch_size: int, rng: np.random.Generat
         if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
             raise ValueError(f"{name} must be a positive int, got {value!r}")
     if ids.ndim != 1 or len(ids) < block_size + 1:
-        raise ValueError(f"ids must be 1-D with at least block_size + 1 = {block_size + 1} entries, "
-                         f"got shape {ids.shape}")
+        raise ValueError(
+            f"ids must be 1-D with at least block_size + 1 = {block_size + 1} entries, got shape {ids.shape}"
+        )
     rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
     return _windows(ids.astype(np.int64, copy=False), block_size, batch_size, rng, num_batches)
 

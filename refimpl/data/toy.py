@@ -11,8 +11,14 @@ import numpy as np
 
 from .loader import Split
 
-__all__ = ["make_moons", "make_spirals", "make_blobs", "make_teacher_student", "make_modular_arithmetic",
-           "make_sparse_parity"]
+__all__ = [
+    "make_moons",
+    "make_spirals",
+    "make_blobs",
+    "make_teacher_student",
+    "make_modular_arithmetic",
+    "make_sparse_parity",
+]
 
 
 def _int_at_least(name: str, value, low: int) -> int:
@@ -47,14 +53,21 @@ def make_moons(n: int = 200, *, noise: float = 0.1, seed: int = 0, dtype=np.floa
     rng = np.random.default_rng(seed)
     y = _balanced_labels(n, 2)
     t = rng.uniform(0, np.pi, n)
-    x = np.where(y[:, None] == 0,
-                 np.stack([np.cos(t), np.sin(t)], 1),
-                 np.stack([1 - np.cos(t), 0.5 - np.sin(t)], 1))
+    x = np.where(
+        y[:, None] == 0, np.stack([np.cos(t), np.sin(t)], 1), np.stack([1 - np.cos(t), 0.5 - np.sin(t)], 1)
+    )
     return _shuffled(x + noise * rng.standard_normal((n, 2)), y, rng, dtype)
 
 
-def make_spirals(n: int = 300, *, n_classes: int = 2, noise: float = 0.1, turns: float = 1.0, seed: int = 0,
-                 dtype=np.float32):
+def make_spirals(
+    n: int = 300,
+    *,
+    n_classes: int = 2,
+    noise: float = 0.1,
+    turns: float = 1.0,
+    seed: int = 0,
+    dtype=np.float32,
+):
     """``n_classes`` interleaved arms of an Archimedean spiral in 2-D: ``(x (n, 2), y (n,))``.
 
     Arm k: radius r evenly spaced in [0, 1], angle 2*pi*(k / n_classes + turns * r), point
@@ -72,8 +85,16 @@ def make_spirals(n: int = 300, *, n_classes: int = 2, noise: float = 0.1, turns:
     return _shuffled(x + noise * rng.standard_normal((n, 2)), y, rng, dtype)
 
 
-def make_blobs(n: int = 300, *, centers=3, dim: int | None = None, std: float = 1.0, box: float = 10.0,
-               seed: int = 0, dtype=np.float32):
+def make_blobs(
+    n: int = 300,
+    *,
+    centers=3,
+    dim: int | None = None,
+    std: float = 1.0,
+    box: float = 10.0,
+    seed: int = 0,
+    dtype=np.float32,
+):
     """Isotropic Gaussian clusters: ``(x (n, dim), y (n,))``.
 
     ``centers`` is a count k (centres drawn uniformly from [-box, box]^dim, dim defaulting to 2) or a
@@ -96,8 +117,17 @@ def make_blobs(n: int = 300, *, centers=3, dim: int | None = None, std: float = 
     return _shuffled(x, y, rng, dtype)
 
 
-def make_teacher_student(n: int, d_in: int, d_out: int = 1, *, teacher: str = "linear", hidden: int = 32,
-                         noise: float = 0.0, seed: int = 0, dtype=np.float32):
+def make_teacher_student(
+    n: int,
+    d_in: int,
+    d_out: int = 1,
+    *,
+    teacher: str = "linear",
+    hidden: int = 32,
+    noise: float = 0.0,
+    seed: int = 0,
+    dtype=np.float32,
+):
     """Regression data labelled by a random teacher network: ``(x (n, d_in), y (n, d_out), params)``.
 
     x ~ N(0, I).  ``teacher="linear"``: y = x W + b, params ``{"W", "b"}``.  ``teacher="mlp"``:
@@ -133,8 +163,9 @@ def _is_prime(p: int) -> bool:
     return p >= 2 and all(p % d for d in range(2, int(p**0.5) + 1))
 
 
-def make_modular_arithmetic(p: int = 97, *, op: str = "+", train_fraction: float = 0.5,
-                            seed: int = 0) -> Split:
+def make_modular_arithmetic(
+    p: int = 97, *, op: str = "+", train_fraction: float = 0.5, seed: int = 0
+) -> Split:
     """Every equation a op b = c (mod p), split at random into train and test (Power et al., 2022).
 
     x is int64 (m, 2) holding (a, b), y int64 (m,) holding c, with a, b in 0..p-1; for ``op="/"``

@@ -46,7 +46,9 @@ class Module:
     # --- attribute bookkeeping -------------------------------------------------------------------
     def __setattr__(self, name, value):
         if "_parameters" not in self.__dict__:
-            raise AttributeError(f"call Module.__init__() in {type(self).__name__}.__init__ before setting attributes")
+            raise AttributeError(
+                f"call Module.__init__() in {type(self).__name__}.__init__ before setting attributes"
+            )
         params, modules, buffers = self._parameters, self._modules, self._buffers
         if name in self._parametrized:
             raise AttributeError(
@@ -63,7 +65,9 @@ class Module:
             modules[name] = value
         elif name in params:
             if value is not None and not isinstance(value, Tensor):
-                raise TypeError(f"cannot assign {type(value).__name__} to parameter '{name}' (expected a Parameter or None)")
+                raise TypeError(
+                    f"cannot assign {type(value).__name__} to parameter '{name}' (expected a Parameter or None)"
+                )
             if value is None:
                 params[name] = None
         elif name in buffers:
@@ -213,7 +217,9 @@ class Module:
                 continue
             value = np.asarray(getattr(value, "data", value))
             if value.shape != own[key].shape:
-                raise ValueError(f"load_state_dict: '{key}' expects shape {own[key].shape}, got {value.shape}")
+                raise ValueError(
+                    f"load_state_dict: '{key}' expects shape {own[key].shape}, got {value.shape}"
+                )
             mod_path, _, leaf = key.rpartition(".")
             mod = self.get_submodule(mod_path)
             if leaf in mod._parameters:
@@ -226,7 +232,9 @@ class Module:
         if path:
             for part in path.split("."):
                 if part not in mod._modules:
-                    raise KeyError(f"no submodule '{part}' in '{path}' ({type(mod).__name__} has {list(mod._modules)})")
+                    raise KeyError(
+                        f"no submodule '{part}' in '{path}' ({type(mod).__name__} has {list(mod._modules)})"
+                    )
                 mod = mod._modules[part]
         return mod
 

@@ -62,7 +62,9 @@ def is_parametrized(module: Module, name: str | None = None) -> bool:
 def register_parametrization(module: Module, name: str, transform: Module):
     """Make `module.<name>` equal transform(current parametrization of `name`)."""
     if not isinstance(transform, Module):
-        raise TypeError(f"register_parametrization: `transform` must be a Module, got {type(transform).__name__}")
+        raise TypeError(
+            f"register_parametrization: `transform` must be a Module, got {type(transform).__name__}"
+        )
     if is_parametrized(module, name):
         plist = module.parametrizations._modules[name]
         plist.append(transform)

@@ -57,8 +57,12 @@ def test_load_digits_rejects_bad_fraction():
 
 
 @settings(deadline=None, max_examples=40)
-@given(n=st.integers(1, 300), rate=st.floats(0, 1), kind=st.sampled_from(["symmetric", "asymmetric"]),
-       seed=st.integers(0, 2**16))
+@given(
+    n=st.integers(1, 300),
+    rate=st.floats(0, 1),
+    kind=st.sampled_from(["symmetric", "asymmetric"]),
+    seed=st.integers(0, 2**16),
+)
 def test_label_noise_rate_is_exact(n, rate, kind, seed):
     y = np.random.default_rng(seed).integers(0, 10, n)
     y_noisy, flipped = label_noise(y, rate, kind=kind, seed=seed)

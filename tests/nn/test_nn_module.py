@@ -21,7 +21,13 @@ class Net(nn.Module):
 
 def test_named_parameters_buffers_modules():
     net = Net()
-    assert [n for n, _ in net.named_parameters()] == ["scale", "fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"]
+    assert [n for n, _ in net.named_parameters()] == [
+        "scale",
+        "fc1.weight",
+        "fc1.bias",
+        "fc2.weight",
+        "fc2.bias",
+    ]
     assert [n for n, _ in net.named_buffers()] == ["steps"]
     assert [n for n, _ in net.named_modules()] == ["", "fc1", "fc2"]
     assert net.num_parameters() == 2 + 4 * 3 + 3 + 3 * 2 + 2

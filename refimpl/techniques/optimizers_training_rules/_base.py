@@ -90,7 +90,7 @@ def set_flat(params, vec) -> None:
     k = 0
     for p in params:
         n = p.data.size
-        p.data[...] = vec[k:k + n].reshape(p.data.shape)
+        p.data[...] = vec[k : k + n].reshape(p.data.shape)
         k += n
 
 
@@ -153,8 +153,9 @@ def _central_difference(model, loss_fn, x, y, params, w0, u, h):
     return (g_plus - g_minus) / (2 * h)
 
 
-def hessian_vector_product(model, loss_fn, x, y, v, h: float = 1e-6, rtol: float = 1e-4,
-                           max_halvings: int = 12) -> np.ndarray:
+def hessian_vector_product(
+    model, loss_fn, x, y, v, h: float = 1e-6, rtol: float = 1e-4, max_halvings: int = 12
+) -> np.ndarray:
     r"""H v ≈ (∇L(w + h v̂) − ∇L(w − h v̂)) / (2h) · ‖v‖ with v̂ = v/‖v‖ (central difference along the
     unit direction, so the step in weight space is h).  ``v`` is a flat vector; weights are restored.
 
@@ -203,8 +204,17 @@ def _power_iteration(matvec, n, iters, tol, seed):
     return lam, v
 
 
-def top_hessian_eigenvalue(model, loss_fn, x, y, iters: int = 30, h: float = 1e-6, seed: int = 0,
-                           tol: float = 1e-6, return_vector: bool = False):
+def top_hessian_eigenvalue(
+    model,
+    loss_fn,
+    x,
+    y,
+    iters: int = 30,
+    h: float = 1e-6,
+    seed: int = 0,
+    tol: float = 1e-6,
+    return_vector: bool = False,
+):
     """The largest eigenvalue of the Hessian by power iteration on finite-difference Hessian-vector
     products (float64 copy of the model).  If the dominant eigenvalue λ₁ is negative, a second power
     iteration on H − λ₁I gives λ_max = λ₁ + μ."""
@@ -279,8 +289,17 @@ def adversarial_sharpness(model, loss_fn, x, y, rho: float, steps: int = 5) -> f
     return float(best)
 
 
-def sharpness(model, loss_fn, x, y, rho: float = 0.05, n_directions: int = 10, adv_steps: int = 5,
-              hessian_iters: int = 30, seed: int = 0) -> dict:
+def sharpness(
+    model,
+    loss_fn,
+    x,
+    y,
+    rho: float = 0.05,
+    n_directions: int = 10,
+    adv_steps: int = 5,
+    hessian_iters: int = 30,
+    seed: int = 0,
+) -> dict:
     """All three measures at once: {"random_mean", "random_max", "adversarial", "hessian_top"}."""
     r = random_sharpness(model, loss_fn, x, y, rho, n_directions=n_directions, seed=seed)
     return {

@@ -70,18 +70,18 @@ CATALOG_ENTRY = {
     "slug": "lamb",
     "title": "Large Batch Optimization for Deep Learning: Training BERT in 76 minutes",
     "authors": "Yang You, Jing Li, Sashank Reddi, Jonathan Hseu, Sanjiv Kumar, Srinadh Bhojanapalli, "
-               "Xiaodan Song, James Demmel, Kurt Keutzer, Cho-Jui Hsieh",
+    "Xiaodan Song, James Demmel, Kurt Keutzer, Cho-Jui Hsieh",
     "year": 2019,
     "arxiv": "1904.00962",
     "family": "optimizers-training-rules",
     "notebook": "notebooks/optimizers-training-rules/lamb.ipynb",
     "verified": "paper",
     "verification_note": "LARS = the paper's Algorithm 1, LAMB = Algorithm 2 (with bias correction, φ identity "
-                         "or clipped); trust ratio 1 when a norm is 0 (TF-Addons convention). First step checked "
-                         "by hand; step-by-step cross-check against a hand-written float64 torch version.",
+    "or clipped); trust ratio 1 when a norm is 0 (TF-Addons convention). First step checked "
+    "by hand; step-by-step cross-check against a hand-written float64 torch version.",
     "summary": "Layer-wise adaptive large-batch optimisers: each parameter tensor's update (momentum for LARS, "
-               "the Adam ratio plus decoupled L2 for LAMB) is rescaled to have norm η·φ(‖x‖), so a large, "
-               "batch-scaled learning rate is safe for every layer.",
+    "the Adam ratio plus decoupled L2 for LAMB) is rescaled to have norm η·φ(‖x‖), so a large, "
+    "batch-scaled learning rate is safe for every layer.",
     "equations": [
         "LARS: m_t = β1 m_{t−1} + (1−β1)(g_t + λx_t);  x^{(i)} ← x^{(i)} − η φ(‖x^{(i)}‖)/‖m^{(i)}‖ · m^{(i)}",
         "LAMB: m̂ = m_t/(1−β1^t), v̂ = v_t/(1−β2^t), r_t = m̂/(√v̂ + ε)",
@@ -138,18 +138,30 @@ class LAMB(Optimizer):
     State: ``step``, ``exp_avg`` (m), ``exp_avg_sq`` (v), ``trust_ratio`` (the last ratio, a float).
     """
 
-    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-6,
-                 weight_decay: float = 0.0, phi_bounds=None, adapt: bool = True):
-        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
-                                      phi_bounds=phi_bounds, adapt=adapt))
+    def __init__(
+        self,
+        params,
+        lr: float = 1e-3,
+        betas=(0.9, 0.999),
+        eps: float = 1e-6,
+        weight_decay: float = 0.0,
+        phi_bounds=None,
+        adapt: bool = True,
+    ):
+        super().__init__(
+            params,
+            dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, phi_bounds=phi_bounds, adapt=adapt),
+        )
 
     def _check_group(self, group: dict) -> None:
         group["lr"] = check_positive("lr", group["lr"])
         betas = group["betas"]
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise TypeError(f"betas must be a pair (beta1, beta2), got {betas!r}")
-        group["betas"] = (check_unit_interval("betas[0]", betas[0]),
-                          check_unit_interval("betas[1]", betas[1]))
+        group["betas"] = (
+            check_unit_interval("betas[0]", betas[0]),
+            check_unit_interval("betas[1]", betas[1]),
+        )
         group["eps"] = check_nonnegative("eps", group["eps"])
         group["weight_decay"] = check_nonnegative("weight_decay", group["weight_decay"])
         group["phi_bounds"] = _check_bounds(group["phi_bounds"])
@@ -161,8 +173,12 @@ class LAMB(Optimizer):
         for p, g, x in self._with_grads(group):
             st = self.state.get(p)
             if st is None:
-                st = self.state[p] = {"step": 0, "exp_avg": np.zeros_like(x), "exp_avg_sq": np.zeros_like(x),
-                                      "trust_ratio": 1.0}
+                st = self.state[p] = {
+                    "step": 0,
+                    "exp_avg": np.zeros_like(x),
+                    "exp_avg_sq": np.zeros_like(x),
+                    "trust_ratio": 1.0,
+                }
             st["step"] = t = st["step"] + 1
             m, v = st["exp_avg"], st["exp_avg_sq"]
             m *= beta1
@@ -180,10 +196,19 @@ class LARS(Optimizer):
     Algorithm 1: m ← β1 m + (1−β1)(g + λx); x ← x − lr·φ(‖x‖)/‖m‖·m.
     State: ``momentum_buffer`` (m, starting at 0), ``trust_ratio`` (the last ratio)."""
 
-    def __init__(self, params, lr: float = 1e-2, momentum: float = 0.9, weight_decay: float = 0.0,
-                 phi_bounds=None, adapt: bool = True):
-        super().__init__(params, dict(lr=lr, momentum=momentum, weight_decay=weight_decay,
-                                      phi_bounds=phi_bounds, adapt=adapt))
+    def __init__(
+        self,
+        params,
+        lr: float = 1e-2,
+        momentum: float = 0.9,
+        weight_decay: float = 0.0,
+        phi_bounds=None,
+        adapt: bool = True,
+    ):
+        super().__init__(
+            params,
+            dict(lr=lr, momentum=momentum, weight_decay=weight_decay, phi_bounds=phi_bounds, adapt=adapt),
+        )
 
     def _check_group(self, group: dict) -> None:
         group["lr"] = check_positive("lr", group["lr"])
@@ -252,12 +277,28 @@ def demo(seed: int = 0, quick: bool = False, progress: bool = True) -> dict:
             lr = _BASE_LR[name] * math.sqrt(B / _BASE_BATCH)
             opt = _make_optimizer(name, model.parameters(), lr)
             sched = LambdaLR(opt, lambda e: 1.0 - e / epochs)  # linear decay, the same for every optimizer
-            train.fit(model, F.cross_entropy, (d.x_train, d.y_train), opt, epochs=epochs, batch_size=B,
-                      scheduler=sched, seed=seed, progress=False)
+            train.fit(
+                model,
+                F.cross_entropy,
+                (d.x_train, d.y_train),
+                opt,
+                epochs=epochs,
+                batch_size=B,
+                scheduler=sched,
+                seed=seed,
+                progress=False,
+            )
             a = train.evaluate(model, d.x_test, d.y_test)["accuracy"]
             acc[name].append(a)
-            rows.append({"batch": B, "optimizer": name, "lr": round(lr, 5),
-                         "steps": epochs * math.ceil(n_train / B), "test_acc": round(a, 4)})
+            rows.append(
+                {
+                    "batch": B,
+                    "optimizer": name,
+                    "lr": round(lr, 5),
+                    "steps": epochs * math.ceil(n_train / B),
+                    "test_acc": round(a, 4),
+                }
+            )
             if progress:
                 print(f"batch {B:5d} {name:5s} lr={lr:.4g} acc={a:.3f}")
     drop = {k: acc[k][0] - acc[k][-1] for k in names}
@@ -268,9 +309,11 @@ def demo(seed: int = 0, quick: bool = False, progress: bool = True) -> dict:
     return {
         "metrics": metrics,
         "table": rows,
-        "claim": {"statement": "From batch 32 to full batch (√-scaled LR, fixed epochs) LAMB loses less test "
-                               "accuracy than Adam and LARS less than SGD with momentum",
-                  "holds": holds},
+        "claim": {
+            "statement": "From batch 32 to full batch (√-scaled LR, fixed epochs) LAMB loses less test "
+            "accuracy than Adam and LARS less than SGD with momentum",
+            "holds": holds,
+        },
         "batches": batches,
         "accuracy": {k: np.array(v) for k, v in acc.items()},
     }
@@ -310,17 +353,19 @@ def reference_cases() -> list:
             expected={"x": [1 - 0.1 / math.sqrt(2), -0.1 / math.sqrt(2)], "trust_ratio": 1 / math.sqrt(2)},
             compute=lambda x, g: _one_step(LAMB, x, g, lr=0.1, eps=0.0),
             note="By hand: step 1 gives m̂ = g, v̂ = g², r = sign(g) = [1, 1]; ‖x‖ = 1, ‖r‖ = √2 → ratio 1/√2, "
-                 "x' = x − 0.1/√2 · [1, 1] = [0.929289, −0.070711].",
+            "x' = x − 0.1/√2 · [1, 1] = [0.929289, −0.070711].",
             atol=1e-12,
         ),
         ReferenceCase(
             name="lamb_first_step_weight_decay",
             inputs={"x": [1.0, 0.0], "g": [3.0, 4.0]},
-            expected={"x": [1 - 0.1 * 1.5 / math.sqrt(3.25), -0.1 * 1.0 / math.sqrt(3.25)],
-                      "trust_ratio": 1 / math.sqrt(3.25)},
+            expected={
+                "x": [1 - 0.1 * 1.5 / math.sqrt(3.25), -0.1 * 1.0 / math.sqrt(3.25)],
+                "trust_ratio": 1 / math.sqrt(3.25),
+            },
             compute=lambda x, g: _one_step(LAMB, x, g, lr=0.1, eps=0.0, weight_decay=0.5),
             note="By hand: u = r + λx = [1, 1] + 0.5·[1, 0] = [1.5, 1], ‖u‖ = √3.25, ratio = 1/√3.25, "
-                 "x' = x − 0.1·u/√3.25.",
+            "x' = x − 0.1·u/√3.25.",
             atol=1e-12,
         ),
         ReferenceCase(

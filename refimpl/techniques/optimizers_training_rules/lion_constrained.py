@@ -86,13 +86,13 @@ CATALOG_ENTRY = {
     "notebook": "notebooks/optimizers-training-rules/lion-constrained.ipynb",
     "verified": "reconstructed",
     "verification_note": "Lion update from the Lion paper's pseudo-code (hand step and float64 torch cross-check). "
-                         "The Lion-K ODE, F(x)=αf+(γ/λ)K*(λx) and the Lyapunov function H are reconstructed from "
-                         "the paper's statements (equation numbers not confirmed); H's monotone decrease is "
-                         "verified numerically on an RK4 integration, and the constrained optima against "
-                         "independent projected-gradient / closed-form solvers.",
+    "The Lion-K ODE, F(x)=αf+(γ/λ)K*(λx) and the Lyapunov function H are reconstructed from "
+    "the paper's statements (equation numbers not confirmed); H's monotone decrease is "
+    "verified numerically on an RK4 integration, and the constrained optima against "
+    "independent projected-gradient / closed-form solvers.",
     "summary": "Lion (sign momentum + decoupled weight decay λ) minimises f subject to ‖x‖∞ ≤ 1/λ; replacing sign "
-               "by ∇K of a convex K (Lion-K) minimises αf(x) + (γ/λ)K*(λx), e.g. an ℓ2-ball constraint for "
-               "K = ‖·‖₂; a Lyapunov function certifies the dynamics.",
+    "by ∇K of a convex K (Lion-K) minimises αf(x) + (γ/λ)K*(λx), e.g. an ℓ2-ball constraint for "
+    "K = ‖·‖₂; a Lyapunov function certifies the dynamics.",
     "equations": [
         "c_t = β1 m_{t−1} + (1−β1) g_t;  x_t = x_{t−1} − η(∇K(c_t) + λ x_{t−1});  m_t = β2 m_{t−1} + (1−β2) g_t",
         "K = ‖·‖₁ (∇K = sign, Lion): min f(x) s.t. ‖x‖∞ ≤ 1/λ;  general: min αf(x) + (γ/λ) K*(λx)",
@@ -100,8 +100,20 @@ CATALOG_ENTRY = {
     ],
 }
 
-__all__ = ["K_FUNCTIONS", "grad_K", "K_value", "K_conjugate", "lion_step", "Lion", "LionK",
-           "ode_constants", "lyapunov", "demo", "plot", "reference_cases"]
+__all__ = [
+    "K_FUNCTIONS",
+    "grad_K",
+    "K_value",
+    "K_conjugate",
+    "lion_step",
+    "Lion",
+    "LionK",
+    "ode_constants",
+    "lyapunov",
+    "demo",
+    "plot",
+    "reference_cases",
+]
 
 
 # --- the convex functions 𝒦 ------------------------------------------------------------------------
@@ -116,12 +128,21 @@ def _normalise(m):
 
 K_FUNCTIONS = {
     # name: (K(m), ∇K(m), K*(y)) ; K*(y) = sup_m <m, y> − K(m)
-    "l1": (lambda m: float(np.abs(m).sum()), _sign,
-           lambda y: 0.0 if np.abs(y).max(initial=0.0) <= 1 + 1e-12 else np.inf),  # ‖y‖∞ ≤ 1
-    "l2": (lambda m: float(np.linalg.norm(m)), _normalise,
-           lambda y: 0.0 if np.linalg.norm(y) <= 1 + 1e-12 else np.inf),  # ‖y‖₂ ≤ 1
-    "quadratic": (lambda m: 0.5 * float(np.sum(m * m)), lambda m: np.array(m, copy=True),
-                  lambda y: 0.5 * float(np.sum(y * y))),  # ½‖y‖²
+    "l1": (
+        lambda m: float(np.abs(m).sum()),
+        _sign,
+        lambda y: 0.0 if np.abs(y).max(initial=0.0) <= 1 + 1e-12 else np.inf,
+    ),  # ‖y‖∞ ≤ 1
+    "l2": (
+        lambda m: float(np.linalg.norm(m)),
+        _normalise,
+        lambda y: 0.0 if np.linalg.norm(y) <= 1 + 1e-12 else np.inf,
+    ),  # ‖y‖₂ ≤ 1
+    "quadratic": (
+        lambda m: 0.5 * float(np.sum(m * m)),
+        lambda m: np.array(m, copy=True),
+        lambda y: 0.5 * float(np.sum(y * y)),
+    ),  # ½‖y‖²
 }
 
 
@@ -133,8 +154,9 @@ def _check_K(K):
 
 def grad_K(m, K: str = "l1"):
     """∇𝒦(m) for 𝒦 ∈ {"l1": sign, "l2": m/‖m‖ (0 at 0), "quadratic": m}."""
-    return K_FUNCTIONS[_check_K(K)][1](np.asarray(m, dtype=np.float64) if np.asarray(m).dtype.kind != "f"
-                                        else np.asarray(m))
+    return K_FUNCTIONS[_check_K(K)][1](
+        np.asarray(m, dtype=np.float64) if np.asarray(m).dtype.kind != "f" else np.asarray(m)
+    )
 
 
 def K_value(m, K: str = "l1") -> float:
@@ -172,8 +194,10 @@ class LionK(Optimizer):
         betas = group["betas"]
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise TypeError(f"betas must be a pair (beta1, beta2), got {betas!r}")
-        group["betas"] = (check_unit_interval("betas[0]", betas[0]),
-                          check_unit_interval("betas[1]", betas[1]))
+        group["betas"] = (
+            check_unit_interval("betas[0]", betas[0]),
+            check_unit_interval("betas[1]", betas[1]),
+        )
         group["weight_decay"] = check_nonnegative("weight_decay", group["weight_decay"])
         group["K"] = _check_K(group["K"])
 
@@ -304,8 +328,9 @@ def demo(seed: int = 0, quick: bool = False, progress: bool = True) -> dict:
     xs, ms = _run_quadratic("lion", x_in, lr, steps)
     stays = bool(np.all(np.abs(xs).max(axis=1) * _LAM <= 1 + 1e-12))
     c = ode_constants(lr)
-    H = np.array([lyapunov(x, -m, _f(x), _LAM, c["alpha"], c["gamma"], c["eps"], "l1")
-                  for x, m in zip(xs, ms)])
+    H = np.array(
+        [lyapunov(x, -m, _f(x), _LAM, c["alpha"], c["gamma"], c["eps"], "l1") for x, m in zip(xs, ms)]
+    )
     dH = np.diff(H)
     frac_dec = float(np.mean(dH <= 1e-12))
     max_rise = float(max(dH.max(), 0.0))
@@ -321,39 +346,79 @@ def demo(seed: int = 0, quick: bool = False, progress: bool = True) -> dict:
 
     mlp = _digits_sanity(seed, quick)
 
-    holds = bool(phase1 and stays and err_lion < 5 * lr and err_l2 < 5 * lr and err_q < 1e-3
-                 and max_excess <= 0.01 * total_drop and mlp["lion_box_max"] <= 1 + 1e-9)
+    holds = bool(
+        phase1
+        and stays
+        and err_lion < 5 * lr
+        and err_l2 < 5 * lr
+        and err_q < 1e-3
+        and max_excess <= 0.01 * total_drop
+        and mlp["lion_box_max"] <= 1 + 1e-9
+    )
     rows = [
-        {"run": "Lion (K=‖·‖₁)", "target": "box optimum " + np.array2string(box_opt, precision=3),
-         "final_error": round(err_lion, 5), "note": f"excess λ‖x‖∞−1: {excess[0]:.3f} → {excess[-1]:.2e} "
-                 f"(bound (1−ηλ)^t: {excess_bound:.2e})"},
-        {"run": "AdamW (same λ)", "target": "box optimum", "final_error": round(err_adamw, 5),
-         "note": f"final λ‖x‖∞ = {float(np.abs(xs_adamw[-1]).max() * _LAM):.3f}"},
-        {"run": "Lion-K (K=‖·‖₂)", "target": "ℓ₂-ball optimum " + np.array2string(ball_opt, precision=3),
-         "final_error": round(err_l2, 5), "note": "‖x‖₂ ≤ 1/λ"},
-        {"run": "Lion-K (K=½‖·‖²)", "target": "ridge optimum " + np.array2string(ridge_opt, precision=3),
-         "final_error": round(err_q, 7), "note": "f + (λ/2)‖x‖²"},
-        {"run": "Lyapunov H along Lion", "target": "non-increasing", "final_error": round(max_rise, 6),
-         "note": f"{100 * frac_dec:.1f}% of steps decrease H; never more than {max_excess:.2e} above its running "
-                 f"minimum; total drop "
-                 f"{total_drop:.3f}; box kept: {stays}"},
-        {"run": "digits MLP Lion λ=2", "target": "‖w‖∞ ≤ 0.5", "final_error": round(mlp["lion_box_max"], 4),
-         "note": f"acc Lion {mlp['acc_lion']:.3f} vs AdamW {mlp['acc_adamw']:.3f}"},
+        {
+            "run": "Lion (K=‖·‖₁)",
+            "target": "box optimum " + np.array2string(box_opt, precision=3),
+            "final_error": round(err_lion, 5),
+            "note": f"excess λ‖x‖∞−1: {excess[0]:.3f} → {excess[-1]:.2e} "
+            f"(bound (1−ηλ)^t: {excess_bound:.2e})",
+        },
+        {
+            "run": "AdamW (same λ)",
+            "target": "box optimum",
+            "final_error": round(err_adamw, 5),
+            "note": f"final λ‖x‖∞ = {float(np.abs(xs_adamw[-1]).max() * _LAM):.3f}",
+        },
+        {
+            "run": "Lion-K (K=‖·‖₂)",
+            "target": "ℓ₂-ball optimum " + np.array2string(ball_opt, precision=3),
+            "final_error": round(err_l2, 5),
+            "note": "‖x‖₂ ≤ 1/λ",
+        },
+        {
+            "run": "Lion-K (K=½‖·‖²)",
+            "target": "ridge optimum " + np.array2string(ridge_opt, precision=3),
+            "final_error": round(err_q, 7),
+            "note": "f + (λ/2)‖x‖²",
+        },
+        {
+            "run": "Lyapunov H along Lion",
+            "target": "non-increasing",
+            "final_error": round(max_rise, 6),
+            "note": f"{100 * frac_dec:.1f}% of steps decrease H; never more than {max_excess:.2e} above its running "
+            f"minimum; total drop "
+            f"{total_drop:.3f}; box kept: {stays}",
+        },
+        {
+            "run": "digits MLP Lion λ=2",
+            "target": "‖w‖∞ ≤ 0.5",
+            "final_error": round(mlp["lion_box_max"], 4),
+            "note": f"acc Lion {mlp['acc_lion']:.3f} vs AdamW {mlp['acc_adamw']:.3f}",
+        },
     ]
     return {
-        "metrics": {"lion_box_error": err_lion, "adamw_box_error": err_adamw,
-                    "lion_box_excess_final": float(excess[-1]),
-                    "lion_l2_ball_error": err_l2, "lion_quadratic_error": err_q,
-                    "lyapunov_fraction_decreasing": frac_dec, "lyapunov_max_rise": max_rise,
-                    "lyapunov_total_drop": total_drop, "lyapunov_max_excess": max_excess,
-                    "mlp_acc_lion": mlp["acc_lion"],
-                    "mlp_acc_adamw": mlp["acc_adamw"], "mlp_lion_lambda_max_abs_w": mlp["lion_box_max"]},
+        "metrics": {
+            "lion_box_error": err_lion,
+            "adamw_box_error": err_adamw,
+            "lion_box_excess_final": float(excess[-1]),
+            "lion_l2_ball_error": err_l2,
+            "lion_quadratic_error": err_q,
+            "lyapunov_fraction_decreasing": frac_dec,
+            "lyapunov_max_rise": max_rise,
+            "lyapunov_total_drop": total_drop,
+            "lyapunov_max_excess": max_excess,
+            "mlp_acc_lion": mlp["acc_lion"],
+            "mlp_acc_adamw": mlp["acc_adamw"],
+            "mlp_lion_lambda_max_abs_w": mlp["lion_box_max"],
+        },
         "table": rows,
-        "claim": {"statement": "Lion with weight decay λ approaches the box ‖x‖∞ ≤ 1/λ geometrically (and never "
-                               "leaves it once inside), converges to the "
-                               "box-constrained optimum (to O(lr)); the Lyapunov function decreases along the run; "
-                               "Lion-K with K=‖·‖₂ / ½‖·‖² reaches the ℓ₂-ball / ridge optimum",
-                  "holds": holds},
+        "claim": {
+            "statement": "Lion with weight decay λ approaches the box ‖x‖∞ ≤ 1/λ geometrically (and never "
+            "leaves it once inside), converges to the "
+            "box-constrained optimum (to O(lr)); the Lyapunov function decreases along the run; "
+            "Lion-K with K=‖·‖₂ / ½‖·‖² reaches the ℓ₂-ball / ridge optimum",
+            "holds": holds,
+        },
         "trajectories": {"lion": xs_lion, "adamw": xs_adamw, "lion_l2": xs_l2, "lion_quadratic": xs_q},
         "optima": {"unconstrained": _XSTAR, "box": box_opt, "l2_ball": ball_opt, "ridge": ridge_opt},
         "lyapunov": H,
@@ -375,8 +440,16 @@ def _digits_sanity(seed, quick):
             opt = Lion(model.parameters(), lr=1e-3, weight_decay=2.0)
         else:
             opt = optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.2)
-        train.fit(model, F.cross_entropy, (d.x_train, d.y_train), opt, epochs=epochs, batch_size=64,
-                  seed=seed, progress=False)
+        train.fit(
+            model,
+            F.cross_entropy,
+            (d.x_train, d.y_train),
+            opt,
+            epochs=epochs,
+            batch_size=64,
+            seed=seed,
+            progress=False,
+        )
         out[f"acc_{name}"] = train.evaluate(model, d.x_test, d.y_test)["accuracy"]
         if name == "lion":
             out["lion_box_max"] = float(max(np.abs(p.data).max() for p in model.parameters()) * 2.0)
@@ -432,11 +505,13 @@ def reference_cases() -> list:
         ReferenceCase(
             name="lion_k_l2_hand_step",
             inputs={"x": [1.0, 0.0], "m": [0.0, 1.0], "g": [3.0, 0.0], "K": "l2"},
-            expected={"x": [1 - 0.1 * (0.3 / np.hypot(0.3, 0.9) + 0.5), -0.1 * 0.9 / np.hypot(0.3, 0.9)],
-                      "m": [0.03, 0.99]},
+            expected={
+                "x": [1 - 0.1 * (0.3 / np.hypot(0.3, 0.9) + 0.5), -0.1 * 0.9 / np.hypot(0.3, 0.9)],
+                "m": [0.03, 0.99],
+            },
             compute=_opt_step,
             note="By hand: c = 0.9·[0,1] + 0.1·[3,0] = [0.3, 0.9]; ∇K(c) = c/‖c‖; x' = x − 0.1(c/‖c‖ + 0.5x); "
-                 "m' = 0.99·[0,1] + 0.01·[3,0].",
+            "m' = 0.99·[0,1] + 0.01·[3,0].",
             atol=1e-12,
         ),
         ReferenceCase(
@@ -445,7 +520,7 @@ def reference_cases() -> list:
             expected={"H": 2.0 * 1.5 + 0.0 + (1 - 0.2) / (1 + 0.2) * (0.0 + 3.0 - 0.5 * 1.0)},
             compute=lambda: {"H": lyapunov([1.0, 0.0], [1.0, -2.0], 1.5, 0.5, 2.0, 4.0, 0.4, "l1")},
             note="By hand: x=[1,0] inside the box (λ=0.5 → K*=0); K(m̃)=‖[1,−2]‖₁=3; λ m̃ᵀx = 0.5; "
-                 "(1−ελ)/(1+ελ) = 0.8/1.2; H = 2·1.5 + 0 + (2/3)·2.5.",
+            "(1−ελ)/(1+ελ) = 0.8/1.2; H = 2·1.5 + 0 + (2/3)·2.5.",
             atol=1e-12,
         ),
     ]

@@ -82,12 +82,12 @@ CATALOG_ENTRY = {
     "notebook": "notebooks/optimizers-training-rules/noprop.ipynb",
     "verified": "reconstructed",
     "verification_note": "NoProp-DT from the paper's Section 2: noising q(z_t|y) = N(√ᾱ_t u_y, (1−ᾱ_t)I), the "
-                         "SNR-weighted denoising loss (Eq. 8) and the inference update z_t = a_t û + b_t z_{t−1} + "
-                         "√c_t ε. Cosine schedule, block architecture and fixed one-hot embeddings are our choices; "
-                         "a_t, b_t, c_t re-derived in the tests; gradient isolation between blocks proved by a test.",
+    "SNR-weighted denoising loss (Eq. 8) and the inference update z_t = a_t û + b_t z_{t−1} + "
+    "√c_t ε. Cosine schedule, block architecture and fixed one-hot embeddings are our choices; "
+    "a_t, b_t, c_t re-derived in the tests; gradient isolation between blocks proved by a test.",
     "summary": "Train each of T blocks independently to predict the clean label embedding from the input and a "
-               "noisy embedding drawn from a fixed Gaussian noising process (no forward or backward signal between "
-               "blocks); at inference chain the blocks like a diffusion sampler and classify the final latent.",
+    "noisy embedding drawn from a fixed Gaussian noising process (no forward or backward signal between "
+    "blocks); at inference chain the blocks like a diffusion sampler and classify the final latent.",
     "equations": [
         "q(z_t | y) = N(√ᾱ_t u_y, (1 − ᾱ_t) I),  SNR(t) = ᾱ_t / (1 − ᾱ_t)",
         "L_t = (T/2) η (SNR(t) − SNR(t−1)) ‖û_θt(z_{t−1}, x) − u_y‖²,  z_{t−1} ~ q(z_{t−1} | y)   (Eq. 8)",
@@ -96,8 +96,19 @@ CATALOG_ENTRY = {
     ],
 }
 
-__all__ = ["cosine_schedule", "alphas_from_alpha_bar", "snr", "posterior_coefficients", "noisy_label",
-           "DenoiseBlock", "NoPropDT", "block_loss", "demo", "plot", "reference_cases"]
+__all__ = [
+    "cosine_schedule",
+    "alphas_from_alpha_bar",
+    "snr",
+    "posterior_coefficients",
+    "noisy_label",
+    "DenoiseBlock",
+    "NoPropDT",
+    "block_loss",
+    "demo",
+    "plot",
+    "reference_cases",
+]
 
 
 # --- the noise schedule ----------------------------------------------------------------------------
@@ -181,15 +192,25 @@ class DenoiseBlock(_module_base()):
 class NoPropDT(_module_base()):
     """T independent `DenoiseBlock`s, a linear classifier on z_T, fixed class embeddings W_embed (C × d)."""
 
-    def __init__(self, d_x: int, n_classes: int, T: int = 10, hidden: int = 64, eta: float = 0.1,
-                 embed: str = "onehot", dtype=np.float32, rng=None):
+    def __init__(
+        self,
+        d_x: int,
+        n_classes: int,
+        T: int = 10,
+        hidden: int = 64,
+        eta: float = 0.1,
+        embed: str = "onehot",
+        dtype=np.float32,
+        rng=None,
+    ):
         super().__init__()
         from ...nn import Linear, ModuleList
         from ...random import as_generator
 
         if embed != "onehot":
-            raise ValueError(f"embed must be 'onehot' (fixed embeddings keep the blocks independent), "
-                             f"got {embed!r}")
+            raise ValueError(
+                f"embed must be 'onehot' (fixed embeddings keep the blocks independent), got {embed!r}"
+            )
         rng = as_generator(rng)
         self.T, self.n_classes, self.eta = int(T), int(n_classes), float(eta)
         self.W_embed = np.eye(n_classes, dtype=dtype)  # fixed: not a Parameter
@@ -243,8 +264,17 @@ def classifier_loss(model: NoPropDT, y, rng) -> Tensor:
     return F.cross_entropy(model.classifier(Tensor(z_T)), np.asarray(y))
 
 
-def train_noprop(model: NoPropDT, x, y, epochs: int, batch_size: int = 64, lr: float = 1e-3, seed: int = 0,
-                 weight_decay: float = 1e-3, lr_classifier: float = 1e-2):
+def train_noprop(
+    model: NoPropDT,
+    x,
+    y,
+    epochs: int,
+    batch_size: int = 64,
+    lr: float = 1e-3,
+    seed: int = 0,
+    weight_decay: float = 1e-3,
+    lr_classifier: float = 1e-2,
+):
     """Algorithm 1 (discrete time): for every minibatch, every block t takes one AdamW step on its own
     loss and the classifier one step on its cross-entropy (its own, larger learning rate: a linear map
     on near-one-hot inputs, which at lr 1e-3 barely moves from its init in a short run).  Returns the
@@ -295,28 +325,52 @@ def demo(seed: int = 0, quick: bool = False, progress: bool = True) -> dict:
 
     bp = nn.MLP([64, 64, 64, 10], rng=seed)
     opt = optim.AdamW(bp.parameters(), lr=1e-3, weight_decay=1e-3)
-    train.fit(bp, F.cross_entropy, (d.x_train, d.y_train), opt, epochs=epochs, batch_size=64, seed=seed,
-              progress=False)
+    train.fit(
+        bp,
+        F.cross_entropy,
+        (d.x_train, d.y_train),
+        opt,
+        epochs=epochs,
+        batch_size=64,
+        seed=seed,
+        progress=False,
+    )
     acc_bp = train.evaluate(bp, d.x_test, d.y_test)["accuracy"]
     n_noprop = model.num_parameters()
     n_bp = bp.num_parameters()
     if progress:
-        print(f"NoProp-DT acc {acc_noprop:.3f} ({n_noprop} params), "
-              f"backprop MLP {acc_bp:.3f} ({n_bp} params)")
+        print(
+            f"NoProp-DT acc {acc_noprop:.3f} ({n_noprop} params), backprop MLP {acc_bp:.3f} ({n_bp} params)"
+        )
     holds = bool(acc_noprop >= acc_bp - 0.05)
     return {
-        "metrics": {"noprop_test_acc": acc_noprop, "backprop_test_acc": acc_bp,
-                    "noprop_block1_acc": float(acc_path[0]), "noprop_blockT_acc": float(acc_path[-1]),
-                    "noprop_params": float(n_noprop), "backprop_params": float(n_bp)},
+        "metrics": {
+            "noprop_test_acc": acc_noprop,
+            "backprop_test_acc": acc_bp,
+            "noprop_block1_acc": float(acc_path[0]),
+            "noprop_blockT_acc": float(acc_path[-1]),
+            "noprop_params": float(n_noprop),
+            "backprop_params": float(n_bp),
+        },
         "table": [
-            {"method": "NoProp-DT (T=10, no inter-block gradient)", "test_acc": round(acc_noprop, 4),
-             "params": n_noprop, "epochs": epochs},
-            {"method": "backprop MLP 64-64-64-10", "test_acc": round(acc_bp, 4), "params": n_bp,
-             "epochs": epochs},
+            {
+                "method": "NoProp-DT (T=10, no inter-block gradient)",
+                "test_acc": round(acc_noprop, 4),
+                "params": n_noprop,
+                "epochs": epochs,
+            },
+            {
+                "method": "backprop MLP 64-64-64-10",
+                "test_acc": round(acc_bp, 4),
+                "params": n_bp,
+                "epochs": epochs,
+            },
         ],
-        "claim": {"statement": "NoProp-DT, with every block trained on its own denoising loss and no gradient "
-                               "between blocks, reaches test accuracy within 5 points of backprop on digits",
-                  "holds": holds},
+        "claim": {
+            "statement": "NoProp-DT, with every block trained on its own denoising loss and no gradient "
+            "between blocks, reaches test accuracy within 5 points of backprop on digits",
+            "holds": holds,
+        },
         "block_losses": hist,
         "accuracy_along_chain": acc_path,
     }
@@ -365,18 +419,21 @@ def reference_cases() -> list:
             expected={"a": [a1, a2], "b": [b1, b2], "c": [c1, c2], "alpha": [0.4, 0.625, 0.8]},
             compute=_coeff_case,
             note="By hand from ᾱ = [0.2, 0.5, 0.8]: α = [0.4, 0.625, 0.8]; a_1 = √0.5·0.6/0.8 = 0.530330, "
-                 "b_1 = √0.4·0.5/0.8 = 0.395285, c_1 = 0.5·0.6/0.8 = 0.375; a_2 = √0.8·0.375/0.5 = 0.670820, "
-                 "b_2 = √0.625·0.2/0.5 = 0.316228, c_2 = 0.2·0.375/0.5 = 0.15.",
+            "b_1 = √0.4·0.5/0.8 = 0.395285, c_1 = 0.5·0.6/0.8 = 0.375; a_2 = √0.8·0.375/0.5 = 0.670820, "
+            "b_2 = √0.625·0.2/0.5 = 0.316228, c_2 = 0.2·0.375/0.5 = 0.15.",
             atol=1e-12,
         ),
         ReferenceCase(
             name="snr_and_schedule_ends",
             inputs={},
             expected={"snr": [0.25, 1.0, 4.0], "ab0": 0.0, "abT": np.cos(0.5 * np.pi * 0.008 / 1.008) ** 2},
-            compute=lambda: {"snr": snr([0.2, 0.5, 0.8]), "ab0": cosine_schedule(10)[0],
-                             "abT": cosine_schedule(10)[-1]},
+            compute=lambda: {
+                "snr": snr([0.2, 0.5, 0.8]),
+                "ab0": cosine_schedule(10)[0],
+                "abT": cosine_schedule(10)[-1],
+            },
             note="SNR = ᾱ/(1−ᾱ): 0.2/0.8, 0.5/0.5, 0.8/0.2; cosine schedule ᾱ_0 = cos²(π/2) = 0, "
-                 "ᾱ_T = cos²(π/2 · s/(1+s)) with s = 0.008.",
+            "ᾱ_T = cos²(π/2 · s/(1+s)) with s = 0.008.",
             atol=1e-12,
         ),
     ]

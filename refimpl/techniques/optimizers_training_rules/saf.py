@@ -71,11 +71,11 @@ CATALOG_ENTRY = {
     "notebook": "notebooks/optimizers-training-rules/saf.ipynb",
     "verified": "official-code",
     "verification_note": "Trajectory loss, constants (τ=5, λ=0.16, E=3, KL after epoch 5) and the (E+1)-slot memory "
-                         "bank indexing read in AngusDujw/SAF SAF_train.py; SAM baseline per Foret et al. Eq. 2-3 "
-                         "(global ℓ2 norm). Hand-checked KL value; SAM step checked on a quadratic.",
+    "bank indexing read in AngusDujw/SAF SAF_train.py; SAM baseline per Foret et al. Eq. 2-3 "
+    "(global ℓ2 norm). Hand-checked KL value; SAM step checked on a quadratic.",
     "summary": "Replace SAM's extra gradient pass with a trajectory loss: a temperature-scaled KL between the current "
-               "outputs and the outputs each sample had E epochs earlier, penalising sudden output changes "
-               "(a proxy for sharpness) at ~1× the cost of SGD.",
+    "outputs and the outputs each sample had E epochs earlier, penalising sudden output changes "
+    "(a proxy for sharpness) at ~1× the cost of SGD.",
     "equations": [
         "SAM: ε̂ = ρ ∇L_B(w)/‖∇L_B(w)‖₂;  g_SAM = ∇L_B(w + ε̂)",
         "SAF: L = L_CE + λ τ² (1/|B|) Σ_i KL(softmax(ŷ_i^{(e−E)}/τ) ‖ softmax(f_θ(x_i)/τ))",
@@ -83,8 +83,17 @@ CATALOG_ENTRY = {
     ],
 }
 
-__all__ = ["kl_divergence", "trajectory_loss", "LogitMemory", "SAFLoss", "sam_gradient", "SAM", "demo",
-           "plot", "reference_cases"]
+__all__ = [
+    "kl_divergence",
+    "trajectory_loss",
+    "LogitMemory",
+    "SAFLoss",
+    "sam_gradient",
+    "SAM",
+    "demo",
+    "plot",
+    "reference_cases",
+]
 
 
 # --- pure functions --------------------------------------------------------------------------------
@@ -153,13 +162,22 @@ class SAFLoss:
     L = CE + lam·τ²·KL(ŷ^{(e−E)} ‖ z) for kl_start < epoch < kl_end; logits are recorded every step.
     """
 
-    def __init__(self, n_samples: int, n_classes: int, lam: float = 0.16, tau: float = 5.0, E: int = 3,
-                 kl_start: int = 5, kl_end: int = 10**9):
+    def __init__(
+        self,
+        n_samples: int,
+        n_classes: int,
+        lam: float = 0.16,
+        tau: float = 5.0,
+        E: int = 3,
+        kl_start: int = 5,
+        kl_end: int = 10**9,
+    ):
         if lam < 0:
             raise ValueError(f"lam must be ≥ 0, got {lam}")
         if kl_start < E - 1:
-            raise ValueError(f"kl_start must be ≥ E − 1 so that epoch − E was recorded, "
-                             f"got kl_start={kl_start}, E={E}")
+            raise ValueError(
+                f"kl_start must be ≥ E − 1 so that epoch − E was recorded, got kl_start={kl_start}, E={E}"
+            )
         self.memory = LogitMemory(n_samples, n_classes, E)
         self.lam, self.tau, self.kl_start, self.kl_end = float(lam), float(tau), int(kl_start), int(kl_end)
         self.epoch = 0
@@ -241,7 +259,6 @@ def demo(seed: int = 0, quick: bool = False, progress: bool = True) -> dict:
     same optimizer and epochs; test accuracy, the shared sharpness measures on the training loss and the
     number of gradient evaluations per step."""
 
-
     epochs = 20 if quick else 40  # the KL term is on from epoch 6 (official kl_start = 5)
     return _compare(seed, epochs, quick, progress)
 
@@ -274,33 +291,66 @@ def _compare(seed, epochs, quick, progress):
             sam = SAM(F.cross_entropy, rho)
             callbacks.append(sam)
         t0 = time.perf_counter()
-        hist = train.fit(model, loss_fn, data, opt, epochs=epochs, batch_size=64, callbacks=callbacks,
-                         seed=seed, progress=False)
+        hist = train.fit(
+            model,
+            loss_fn,
+            data,
+            opt,
+            epochs=epochs,
+            batch_size=64,
+            callbacks=callbacks,
+            seed=seed,
+            progress=False,
+        )
         timing[method] = time.perf_counter() - t0
         steps = len(hist["step_loss"])
         evals = (steps + (sam.extra_gradient_evaluations if method == "SAM" else 0)) / steps
         acc = train.evaluate(model, d.x_test, d.y_test)["accuracy"]
-        sh = sharpness(model, F.cross_entropy, d.x_train[probe], y_noisy[probe], rho=rho, n_directions=10,
-                       adv_steps=5, hessian_iters=20, seed=seed)
+        sh = sharpness(
+            model,
+            F.cross_entropy,
+            d.x_train[probe],
+            y_noisy[probe],
+            rho=rho,
+            n_directions=10,
+            adv_steps=5,
+            hessian_iters=20,
+            seed=seed,
+        )
         results[method] = {"acc": acc, "grad_evals_per_step": evals, **sh}
-        rows.append({"method": method, "test_acc": round(acc, 4), "grad_evals/step": round(evals, 3),
-                     "random_rise": round(sh["random_mean"], 5), "adversarial_rise": round(sh["adversarial"], 4),
-                     "hessian_top": round(sh["hessian_top"], 3)})
+        rows.append(
+            {
+                "method": method,
+                "test_acc": round(acc, 4),
+                "grad_evals/step": round(evals, 3),
+                "random_rise": round(sh["random_mean"], 5),
+                "adversarial_rise": round(sh["adversarial"], 4),
+                "hessian_top": round(sh["hessian_top"], 3),
+            }
+        )
         if progress:
             print(rows[-1])
     r = results
-    flatter = (r["SAF"]["hessian_top"] < r["SGD"]["hessian_top"]
-               and r["SAF"]["adversarial"] < r["SGD"]["adversarial"])
-    holds = bool(flatter and r["SAF"]["acc"] >= r["SGD"]["acc"] - 0.005
-                 and r["SAF"]["grad_evals_per_step"] == 1.0 and r["SAM"]["grad_evals_per_step"] == 2.0)
+    flatter = (
+        r["SAF"]["hessian_top"] < r["SGD"]["hessian_top"]
+        and r["SAF"]["adversarial"] < r["SGD"]["adversarial"]
+    )
+    holds = bool(
+        flatter
+        and r["SAF"]["acc"] >= r["SGD"]["acc"] - 0.005
+        and r["SAF"]["grad_evals_per_step"] == 1.0
+        and r["SAM"]["grad_evals_per_step"] == 2.0
+    )
     metrics = {f"{m}_{k}": float(v) for m, res in r.items() for k, v in res.items()}
     return {
         "metrics": metrics,
         "table": rows,
-        "claim": {"statement": "SAF (1 gradient evaluation per step) ends flatter than SGD (lower top Hessian "
-                               "eigenvalue and adversarial loss rise) without losing test accuracy, like SAM "
-                               "(2 evaluations per step)",
-                  "holds": holds},
+        "claim": {
+            "statement": "SAF (1 gradient evaluation per step) ends flatter than SGD (lower top Hessian "
+            "eigenvalue and adversarial loss rise) without losing test accuracy, like SAM "
+            "(2 evaluations per step)",
+            "holds": holds,
+        },
         "timing_seconds": timing,
         "results": r,
     }
@@ -312,8 +362,14 @@ def plot(result) -> dict:
     r = result["results"]
     names = list(r)
     fig, ax = plt.subplots(1, 3, figsize=(11, 3.2))
-    for a, (key, label) in zip(ax, [("acc", "test accuracy"), ("hessian_top", "top Hessian eigenvalue"),
-                                    ("adversarial", "adversarial loss rise (ρ=0.05)")]):
+    for a, (key, label) in zip(
+        ax,
+        [
+            ("acc", "test accuracy"),
+            ("hessian_top", "top Hessian eigenvalue"),
+            ("adversarial", "adversarial loss rise (ρ=0.05)"),
+        ],
+    ):
         a.bar(names, [r[n][key] for n in names], color=["C0", "C1", "C2"])
         a.set_title(label)
     if min(r[n]["acc"] for n in names) > 0.5:
@@ -374,7 +430,7 @@ def reference_cases() -> list:
             expected={"loss": 4.0 * (0.9 * np.log(0.9 / 0.5) + 0.1 * np.log(0.1 / 0.5))},
             compute=_trajectory_case,
             note="softmax([2 ln 9, 0]/2) = [0.9, 0.1], softmax(0) = [0.5, 0.5]; loss = τ²·KL([0.9,0.1] ‖ [0.5,0.5]) "
-                 "= 4 × 0.368064.",
+            "= 4 × 0.368064.",
             atol=1e-12,
         ),
         ReferenceCase(
@@ -383,7 +439,7 @@ def reference_cases() -> list:
             expected={"past": [[2.0, -2.0], [12.0, 0.0]]},
             compute=_memory_case,
             note="Records at epochs 0..5 with logits [e, −e] / [10+e, 0]; at epoch 5 with E = 3 the bank must "
-                 "return epoch 2's logits.",
+            "return epoch 2's logits.",
             atol=0,
         ),
         ReferenceCase(
@@ -392,7 +448,7 @@ def reference_cases() -> list:
             expected={"g_sam": [1.0 + e, 4.0 * (1.0 + 4.0 * e)]},
             compute=_sam_case,
             note="L = ½(w₁² + 4w₂²) at w = [1,1]: g = [1, 4], ‖g‖ = √17, ε̂ = 0.5[1,4]/√17; "
-                 "g_SAM = [w₁+ε₁, 4(w₂+ε₂)] = [1 + 0.5/√17, 4(1 + 2/√17)].",
+            "g_SAM = [w₁+ε₁, 4(w₂+ε₂)] = [1 + 0.5/√17, 4(1 + 2/√17)].",
             atol=1e-12,
         ),
     ]

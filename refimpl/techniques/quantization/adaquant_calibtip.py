@@ -485,7 +485,7 @@ def reference_cases() -> list:
                 },
             },
             note="By hand (bits {2,4,8} of layers with 1, 2, 1 size units): budget 16 → (4,4,4) costs "
-                 "4+8+4 = 16, loss "
+            "4+8+4 = 16, loss "
             "0.10+0.20+0.03 = 0.33; every cheaper-loss combination needs 8 bits somewhere and costs ≥ "
             "18. Budget 15 → "
             "(4,4,2): 14, 0.35 (next best (2,4,4): 0.73).",
@@ -497,7 +497,7 @@ def reference_cases() -> list:
             expected={"q": [-0.4, 0.0, 0.8, 0.4]},
             compute=lambda x, lo, rng, bits: {"q": affine_quant(x, lo, rng, bits)},
             note="By hand: s = 1.2/3 = 0.4; (x − lo)/s = [0, 1.25, 3, 2.25] → [0, 1, 3, 2] → lo + s·k = "
-                 "[−0.4, 0, 0.8, 0.4].",
+            "[−0.4, 0, 0.8, 0.4].",
             atol=1e-12,
         ),
     ]

@@ -296,9 +296,7 @@ def demo(seed: int = 0, quick: bool = False, progress: bool = True) -> dict:
     g_lo, g_hi = float(yg.min()), float(yg.max())
     g_quants = {
         "uniform": lambda g: uniform_quant(g, 4),
-        "sulq": lambda g, e=eta_g, l=g_lo, h=g_hi: sulq(
-            np.maximum(g, -e + 1e-9), 4, e, l, h
-        ),
+        "sulq": lambda g, e=eta_g, l=g_lo, h=g_hi: sulq(np.maximum(g, -e + 1e-9), 4, e, l, h),
     }
     for name, fn in g_quants.items():
         mse = float(np.mean((G_cal - fn(G_cal)) ** 2))
@@ -446,7 +444,7 @@ def reference_cases() -> list:
             expected={"q": [0.5, 0.125, 0.125, 0.125]},
             compute=lambda x, bits, eta: {"q": sulq(x, bits, eta)},
             note="By hand (catalogue): log2 = [−1, −2, −3, −3]; 2 levels over [−3, −1], Δ = 2; (y + "
-                 "3)/2 = [1, 0.5, 0, 0] "
+            "3)/2 = [1, 0.5, 0, 0] "
             "→ round half to even [1, 0, 0, 0] → 2^[−1, −3, −3, −3].",
             atol=1e-12,
         ),
@@ -456,7 +454,7 @@ def reference_cases() -> list:
             expected={"q": [1.0, 0.0, 0.0]},
             compute=lambda x, bits, eta: {"q": sulq(x, bits, eta)},
             note="By hand: η = 1 → y = log2([2, 1, 1.3]) = [1, 0, 0.3785]; 4 levels over [0, 1], Δ = "
-                 "1/3; k = round([3, 0, "
+            "1/3; k = round([3, 0, "
             "1.14]) = [3, 0, 1] → exponents round([1, 0, 0.333]) = [1, 0, 0] → 2^e − 1 = [1, 0, 0].",
             atol=1e-12,
         ),
@@ -469,7 +467,7 @@ def reference_cases() -> list:
                 - _reparam_case(seed)["channel_wise"]
             },
             note="Derived: with x'_c = x_c/r_c + s̃(z_c − z̃), x'_c/s̃ + z̃ = x_c/s_c + z_c, so both "
-                 "quantizers pick the "
+            "quantizers pick the "
             "same integer codes and W'·x̂' + b' = W·x̂ + b; the expected difference is exactly zero (up "
             "to rounding).",
             atol=1e-9,

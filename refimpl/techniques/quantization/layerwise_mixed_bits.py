@@ -263,7 +263,7 @@ def reference_cases() -> list:
             expected={"lim": -(np.sqrt(0.5) - 1.0) / 2},
             compute=lambda x_in, x_out: {"lim": lim_score(x_in, x_out)},
             note="By hand: cos([1,0],[1,1]) = 1/√2, cos([0,2],[0,−3]) = −1; mean (0.7071 − 1)/2 = "
-                 "−0.1464; LIM = 0.1464.",
+            "−0.1464; LIM = 0.1464.",
             atol=1e-12,
         ),
         ReferenceCase(
@@ -280,7 +280,7 @@ def reference_cases() -> list:
                 "avg": average_bits(allocation(importance, 2), sizes),
             },
             note="By hand: mean 2, std 4 → z = [−0.5 ×4, 2] → 1 of 5 above 1; the two least important "
-                 "layers (0.1, 0.2) "
+            "layers (0.1, 0.2) "
             "get 2 bits; average = (4·1 + 2·1 + 2·2 + 4·4)/8 = 3.25.",
             atol=1e-12,
         ),

@@ -258,9 +258,7 @@ def search_layer(
         "a_maxval": float(a_mv),
         "k": k.copy(),
         "W_hat": Wh,
-        "quantize_input": (
-            lambda x, _a=a_mv, _k=k_final, _q=qa: _q(np.asarray(x, np.float64) * 2.0**_k, _a)
-        ),
+        "quantize_input": (lambda x, _a=a_mv, _k=k_final, _q=qa: _q(np.asarray(x, np.float64) * 2.0**_k, _a)),
     }
 
 
@@ -451,7 +449,7 @@ def reference_cases() -> list:
                 "bias": bias_from_maxval(6.0, 2, 1),
             },
             note="By hand: E2M1 with bias 1 has magnitudes {0, 0.5, 1, 1.5, 2, 3, 4, 6}; 0.7 → 0.5, 2.4 "
-                 "→ 2, 5.1 → 6, "
+            "→ 2, 5.1 → 6, "
             "−0.2 → 0, 9 saturates at 6, 0.3 → 0.5; maxval = 1.5·2^(3−1) = 6; Eq. 4: 4 − log₂6 + "
             "log₂1.5 − 1 = 1.",
             atol=1e-12,
@@ -462,7 +460,7 @@ def reference_cases() -> list:
             expected={"q": _direct_fpq([0.013, -0.37, 0.9, 1.7, -2.6, 0.0009], 2, 1, 2.37)},
             compute=lambda x, b: {"q": fpq(x, 2, 1, b)},
             note="Expected from the official code's formula written out independently with log₂ "
-                 "(_direct_fpq): "
+            "(_direct_fpq): "
             "clip to ±(2−2^−m)2^(2^e−1−b), p = max(⌊log₂|x| + b⌋, 1), step 2^(p−m−b).",
             atol=1e-12,
         ),
@@ -478,7 +476,7 @@ def reference_cases() -> list:
                 "per_channel": fpq(np.asarray(x) * 2.0 ** np.asarray(k), 2, 1, rho) * 2.0 ** -np.asarray(k)
             },
             note="Quantizing x_j with bias ρ + k_j (direct formula) equals 2^−k_j·Q_ρ(2^k_j·x_j): the "
-                 "integer part "
+            "integer part "
             "of a channel's bias is a power-of-two rescaling, folded into the weight column.",
             atol=1e-15,
         ),
@@ -488,7 +486,7 @@ def reference_cases() -> list:
             expected={"k": [0.0, 2.0, 3.0, 3.0]},
             compute=lambda channel_bias, rho, exp_bits: {"k": preshift_offsets(channel_bias, rho, exp_bits)},
             note="By hand: round(b_j) − round(ρ) = [1−1, 3−1, 4−1, 9−1] = [0, 2, 3, 8], clipped to [0, "
-                 "2^2 − 1 = 3].",
+            "2^2 − 1 = 3].",
             atol=0,
         ),
     ]

@@ -311,7 +311,7 @@ def reference_cases() -> list:
                 "uniform": power_quantize(W, 1.0, bits, per_channel=False),
             },
             note="By hand (3 bits → q = 3): t = √|W|·sign = [0.5477, −0.9487, 0.2, 1]; s = 1/3; t/s = "
-                 "[1.64, −2.85, 0.6, "
+            "[1.64, −2.85, 0.6, "
             "3] → [2, −3, 1, 3] → [2/3, −1, 1/3, 1] → squared back [4/9, −1, 1/9, 1]. Uniform (a = 1): W/s = "
             "[0.9, −2.7, 0.12, 3] → [1, −3, 0, 3] → [1/3, −1, 0, 1]: the small weight 0.04 survives "
             "only in power space.",

@@ -210,7 +210,7 @@ def attention_scores(x, Wq, Wk, num_heads: int, scale=None):
     x, Wq, Wk = _as_tensor(x), _as_tensor(Wq), _as_tensor(Wk)
     B, N, C = x.shape
     d = Wq.shape[0] // num_heads
-    scale = d ** -0.5 if scale is None else scale
+    scale = d**-0.5 if scale is None else scale
     q = (x @ Wq.T).reshape(B, N, num_heads, d).permute(0, 2, 1, 3)  # (B, H, N, d)
     k = (x @ Wk.T).reshape(B, N, num_heads, d).permute(0, 2, 1, 3)
     return (q @ k.transpose(-2, -1)) * scale
@@ -265,7 +265,7 @@ def quantized_attention_scores(x, Wq, Wk, num_heads: int, bits, reparam: bool, s
     _check_qk(Wq, Wk, num_heads, "quantized_attention_scores")
     Wq, Wk = _as_tensor(Wq), _as_tensor(Wk)
     d = Wq.shape[0] // num_heads
-    scale = d ** -0.5 if scale is None else scale
+    scale = d**-0.5 if scale is None else scale
     if reparam:
         Wqk = qk_reparam_weight(Wq, Wk, num_heads)
         if bits is not None:
@@ -454,8 +454,8 @@ def qkr_oscillation(
     n_codes = tracker.total.size
     return {
         "osc_per_code": float(per_step.sum() / n_codes),
-        "late_osc_per_code": float(per_step[steps // 2:].sum() / n_codes),
-        "final_loss": float(np.mean(losses[-max(1, steps // 6):])),
+        "late_osc_per_code": float(per_step[steps // 2 :].sum() / n_codes),
+        "final_loss": float(np.mean(losses[-max(1, steps // 6) :])),
         "n_codes": int(n_codes),
         "per_step": per_step,
     }
@@ -553,8 +553,11 @@ def plot(result) -> dict:
         for key, c in result["qkr_curves"].items():
             w = max(1, len(c) // 30)
             ax2.plot(np.convolve(c, np.ones(w) / w, mode="valid"), label=key)
-        ax2.set(xlabel="step", ylabel="code oscillations per step (smoothed)",
-                title="query–key codes: separate vs reparameterised (QKR)")
+        ax2.set(
+            xlabel="step",
+            ylabel="code oscillations per step (smoothed)",
+            title="query–key codes: separate vs reparameterised (QKR)",
+        )
         ax2.legend(fontsize=8)
         fig2.tight_layout()
         figs["qkr_oscillations"] = fig2
@@ -577,7 +580,7 @@ def reference_cases() -> list:
                 "s": statsq_scale(W),
             },
             note="By hand: s = 2·mean(0.3, 0.1, 0.05, 0.55) = 0.5; W/s = [0.6, −0.2, 0.1, −1.1] → clip "
-                 "→ [0.6, −0.2, "
+            "→ [0.6, −0.2, "
             "0.1, −1]; ×2 − ½ = [0.7, −0.9, −0.3, −2.5] → round (half to even) [1, −1, 0, −2]; (k + ½)/2·s = "
             "[0.375, −0.125, 0.125, −0.375] (catalogue example).",
             atol=1e-12,
@@ -592,7 +595,7 @@ def reference_cases() -> list:
                 "with_pause": count_oscillations([0, 1, 1, 1, 0]),
             },
             note="By hand: 1→2 (up), 2→1 (down: 1), 1→2 (up: 2); a monotone path never reverses; 0→1, "
-                 "pause, 1→0 "
+            "pause, 1→0 "
             "reverses the last non-zero change once.",
             atol=0,
         ),
@@ -602,7 +605,7 @@ def reference_cases() -> list:
             expected={"trainable": [[True, False, True, False]]},
             compute=lambda W, bits, delta: {"trainable": cga_trainable_mask(np.asarray(W), bits, delta)},
             note="By hand: u = [0.7, −0.9, −0.3, −2.5]; interior boundaries −1.5, −0.5, 0.5; distances "
-                 "[0.2, 0.4, 0.2, "
+            "[0.2, 0.4, 0.2, "
             "1.0] → within δ = 0.25: weights 1 and 3 keep training (−2.5 is the clip floor, not a boundary).",
             atol=0,
         ),

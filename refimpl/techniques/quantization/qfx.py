@@ -280,7 +280,7 @@ def reference_cases() -> list:
             expected={"q": [0.25, -1.0, 1.75, -2.0, 0.0]},
             compute=lambda x, wbit, fbit: {"q": fixed_point_cast(x, wbit, fbit)},
             note="By hand: ×4 = [1.2, −3.6, 6.8, −10, 0.496] → round [1, −4, 7, −10, 0] → saturate to "
-                 "[−8, 7] → "
+            "[−8, 7] → "
             "[1, −4, 7, −8, 0] → ÷4 = [0.25, −1, 1.75, −2, 0].",
             atol=1e-12,
         ),
@@ -307,7 +307,7 @@ def reference_cases() -> list:
                 "two_hot": khot_values(wbit, fbit, 2),
             },
             note="By hand: powers {1, 2, 4} (w = 4, f = 0); one term: 0, ±1, ±2, ±4; two distinct "
-                 "terms: ±1±2 → ±1, ±3; "
+            "terms: ±1±2 → ±1, ±3; "
             "±1±4 → ±3, ±5; ±2±4 → ±2, ±6. 7 = 4 + 2 + 1 needs three terms, so it is absent.",
             atol=0,
         ),

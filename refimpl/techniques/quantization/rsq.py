@@ -270,7 +270,7 @@ def reference_cases() -> list:
                 "Q": gptq(np.asarray(W), np.asarray(H), lambda c, j: np.rint(c / step) * step, percdamp=0.0)
             },
             note="By hand (catalogue): H⁻¹ = (1/3)[[2, −1], [−1, 2]]; q₁ = 0.5; w₂ ← w₂ − (w₁ − "
-                 "q₁)·H⁻¹₁₂/H⁻¹₁₁ = "
+            "q₁)·H⁻¹₁₂/H⁻¹₁₁ = "
             "0.2 + 0.5·(0.3 − 0.5) = 0.1 → q₂ = 0.",
             atol=1e-12,
         ),
@@ -283,7 +283,7 @@ def reference_cases() -> list:
                 "H4": hadamard(d),
             },
             note="By hand: Sylvester H₄ = [[H₂, H₂], [H₂, −H₂]]; RᵀR = I for R = H·diag(±1)/2, so "
-                 "(WR)(Rᵀx) = Wx.",
+            "(WR)(Rᵀx) = Wx.",
             atol=1e-12,
         ),
         ReferenceCase(
@@ -295,7 +295,7 @@ def reference_cases() -> list:
                 "r": normalize_importance(attention_concentration(attn)),
             },
             note="By hand: column sums of the causal attention matrix = [1 + 0.5 + 0.2, 0.5 + 0.3, "
-                 "0.5]; min–max to "
+            "0.5]; min–max to "
             "[1, 3]: (0.8 − 0.5)/1.2·2 + 1 = 1.5.",
             atol=1e-12,
         ),

@@ -335,7 +335,7 @@ def reference_cases() -> list:
                 "with_v": round_with_offset(W, V, s, zp, qmin, qmax),
             },
             note="By hand: W/s = [0.52, −1.48] rounds to [1, −1] → [0.5, −0.5]; with V = −0.1: [0.42, "
-                 "−1.58] → "
+            "−1.58] → "
             "[0, −2] → [0, −1.0] (catalogue example).",
         ),
         ReferenceCase(
@@ -347,7 +347,7 @@ def reference_cases() -> list:
                 "alpha05": signround_qdq(W, np.zeros((1, 3)), [0.5], [1.0], bits),
             },
             note="By hand: α=β=1: s = 1.2/3 = 0.4, zp = round(0.75) = 1, W/s = [−0.75, 0.25, 2.25] → "
-                 "[−1, 0, 2] "
+            "[−1, 0, 2] "
             "+ 1 → codes [0, 1, 3] → s(code − 1) = [−0.4, 0, 0.8]; α = 0.5: s = 0.75/3 = 0.25, zp = "
             "round(1.2) = 1, W/s = [−1.2, 0.4, 3.6] → [−1, 0, 4] + 1 → clip → [0, 1, 3] → [−0.25, 0, 0.5].",
             atol=1e-12,

@@ -115,8 +115,17 @@ def ghost_chunks(n: int, ghost_batch_size: int) -> list:
     return [slice(i, min(i + ghost_batch_size, n)) for i in range(0, n, ghost_batch_size)]
 
 
-def ghost_batch_norm(x, ghost_batch_size: int | None, weight=None, bias=None, running_mean=None, running_var=None,
-                     training: bool = True, momentum: float = 0.1, eps: float = 1e-5):
+def ghost_batch_norm(
+    x,
+    ghost_batch_size: int | None,
+    weight=None,
+    bias=None,
+    running_mean=None,
+    running_var=None,
+    training: bool = True,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+):
     """Batch norm of x (N, C, …) with statistics over ghost batches of `ghost_batch_size` samples (Alg. 1).
 
     `ghost_batch_size=None` (or ≥ N) is ordinary batch norm.  In training the running statistics
@@ -137,7 +146,9 @@ def ghost_batch_norm(x, ghost_batch_size: int | None, weight=None, bias=None, ru
         axes = (0,) + tuple(range(2, x.ndim))
         chunks = ghost_chunks(n, g)
         if any(s.stop - s.start < 2 and x.ndim == 2 for s in chunks):
-            raise ValueError(f"ghost_batch_norm: a ghost batch of one sample has no variance (N={n}, ghost={g})")
+            raise ValueError(
+                f"ghost_batch_norm: a ghost batch of one sample has no variance (N={n}, ghost={g})"
+            )
         if n % g == 0:  # one fused op over a (N/g, g, C, …) view
             grouped = ops.reshape(x, (n // g, g) + tuple(x.shape[1:]))
             y = ops.reshape(Normalize.apply(grouped, axes=tuple(a + 1 for a in axes), eps=eps), x.shape)
@@ -162,12 +173,25 @@ def ghost_batch_norm(x, ghost_batch_size: int | None, weight=None, bias=None, ru
 class GhostBatchNorm(Module):
     """Drop-in BatchNorm1d/2d whose training statistics come from ghost batches (Alg. 1)."""
 
-    def __init__(self, num_features: int, ghost_batch_size: int | None = 32, momentum: float = 0.1,
-                 eps: float = 1e-5, dtype=np.float32):
+    def __init__(
+        self,
+        num_features: int,
+        ghost_batch_size: int | None = 32,
+        momentum: float = 0.1,
+        eps: float = 1e-5,
+        dtype=np.float32,
+    ):
         super().__init__()
         if ghost_batch_size is not None and ghost_batch_size < 2:
-            raise ValueError(f"ghost_batch_size must be ≥ 2 (or None for plain batch norm), got {ghost_batch_size}")
-        self.num_features, self.ghost_batch_size, self.momentum, self.eps = num_features, ghost_batch_size, momentum, eps
+            raise ValueError(
+                f"ghost_batch_size must be ≥ 2 (or None for plain batch norm), got {ghost_batch_size}"
+            )
+        self.num_features, self.ghost_batch_size, self.momentum, self.eps = (
+            num_features,
+            ghost_batch_size,
+            momentum,
+            eps,
+        )
         self.weight = Parameter(np.ones(num_features, dtype=dtype))
         self.bias = Parameter(np.zeros(num_features, dtype=dtype))
         self.register_buffer("running_mean", np.zeros(num_features, dtype=dtype))
@@ -175,9 +199,20 @@ class GhostBatchNorm(Module):
 
     def forward(self, x):
         if x.ndim < 2 or x.shape[1] != self.num_features:
-            raise ValueError(f"GhostBatchNorm: expected input (N, {self.num_features}, …), got shape {tuple(x.shape)}")
-        return ghost_batch_norm(x, self.ghost_batch_size, self.weight, self.bias, self.running_mean,
-                                self.running_var, self.training, self.momentum, self.eps)
+            raise ValueError(
+                f"GhostBatchNorm: expected input (N, {self.num_features}, …), got shape {tuple(x.shape)}"
+            )
+        return ghost_batch_norm(
+            x,
+            self.ghost_batch_size,
+            self.weight,
+            self.bias,
+            self.running_mean,
+            self.running_var,
+            self.training,
+            self.momentum,
+            self.eps,
+        )
 
     def extra_repr(self):
         return f"{self.num_features}, ghost_batch_size={self.ghost_batch_size}"
@@ -194,8 +229,12 @@ def make_model(ghost_batch_size, seed: int, hidden: int = 128):
 
     rng = np.random.default_rng(seed)
     return Sequential(
-        Linear(64, hidden, rng=rng), GhostBatchNorm(hidden, ghost_batch_size), ReLU(),
-        Linear(hidden, hidden, rng=rng), GhostBatchNorm(hidden, ghost_batch_size), ReLU(),
+        Linear(64, hidden, rng=rng),
+        GhostBatchNorm(hidden, ghost_batch_size),
+        ReLU(),
+        Linear(hidden, hidden, rng=rng),
+        GhostBatchNorm(hidden, ghost_batch_size),
+        ReLU(),
         Linear(hidden, 10, rng=rng),
     )
 
@@ -227,8 +266,13 @@ def train_regime(split, *, batch_size, lr, epochs, ghost_batch_size, seed, log_e
                 dists.append(weight_distance(params, w0))
     test = evaluate(model, split.x_test, split.y_test)
     train = evaluate(model, split.x_train, split.y_train)
-    return {"test_acc": test["accuracy"], "train_acc": train["accuracy"], "steps": step,
-            "trace_steps": np.array(steps), "trace_dist": np.array(dists)}
+    return {
+        "test_acc": test["accuracy"],
+        "train_acc": train["accuracy"],
+        "steps": step,
+        "trace_steps": np.array(steps),
+        "trace_dist": np.array(dists),
+    }
 
 
 @one_blas_thread
@@ -245,28 +289,50 @@ def demo(seed: int = 0, quick: bool = False, progress: bool = True) -> dict:
         ("SB (|B|=16)", dict(batch_size=b_small, lr=lr, epochs=epochs, ghost_batch_size=None)),
         ("LB (|B|=512)", dict(batch_size=b_large, lr=lr, epochs=epochs, ghost_batch_size=None)),
         ("LB + √lr", dict(batch_size=b_large, lr=lr_large, epochs=epochs, ghost_batch_size=None)),
-        ("LB + √lr + GBN(16)", dict(batch_size=b_large, lr=lr_large, epochs=epochs, ghost_batch_size=b_small)),
-        ("LB + √lr + GBN + RA", dict(batch_size=b_large, lr=lr_large, epochs=ra_epochs, ghost_batch_size=b_small)),
+        (
+            "LB + √lr + GBN(16)",
+            dict(batch_size=b_large, lr=lr_large, epochs=epochs, ghost_batch_size=b_small),
+        ),
+        (
+            "LB + √lr + GBN + RA",
+            dict(batch_size=b_large, lr=lr_large, epochs=ra_epochs, ghost_batch_size=b_small),
+        ),
     ]
     rows, traces = [], {}
     for name, cfg in configs:
         r = train_regime(split, seed=seed, log_every=50, progress=progress, **cfg)
-        rows.append({"regime": name, "batch": cfg["batch_size"], "lr": round(cfg["lr"], 4), "epochs": cfg["epochs"],
-                     "updates": r["steps"], "train_acc": r["train_acc"], "test_acc": r["test_acc"]})
+        rows.append(
+            {
+                "regime": name,
+                "batch": cfg["batch_size"],
+                "lr": round(cfg["lr"], 4),
+                "epochs": cfg["epochs"],
+                "updates": r["steps"],
+                "train_acc": r["train_acc"],
+                "test_acc": r["test_acc"],
+            }
+        )
         traces[name] = (r["trace_steps"], r["trace_dist"])
     acc = {r["regime"]: r["test_acc"] for r in rows}
     sb, lb, full = acc["SB (|B|=16)"], acc["LB (|B|=512)"], acc["LB + √lr + GBN + RA"]
     gap, closed = sb - lb, sb - full
-    metrics = {"test_acc_small_batch": sb, "test_acc_large_batch": lb, "test_acc_large_batch_all_fixes": full,
-               "gap_large_batch": gap, "gap_after_fixes": closed}
+    metrics = {
+        "test_acc_small_batch": sb,
+        "test_acc_large_batch": lb,
+        "test_acc_large_batch_all_fixes": full,
+        "gap_large_batch": gap,
+        "gap_after_fixes": closed,
+    }
     holds = bool(gap > 0.02 and full >= sb - 0.01)
     return {
         "metrics": metrics,
         "table": rows,
         "traces": traces,
-        "claim": {"statement": "Training with a large batch for the same epochs generalises worse; √lr scaling, "
-                               "ghost batch norm and regime adaptation close most of the gap.",
-                  "holds": holds},
+        "claim": {
+            "statement": "Training with a large batch for the same epochs generalises worse; √lr scaling, "
+            "ghost batch norm and regime adaptation close most of the gap.",
+            "holds": holds,
+        },
     }
 
 
@@ -305,14 +371,31 @@ def reference_cases() -> list:
     # one batch: mean 4, biased variance (9+1+1+9)/4 = 5 → (x − 4)/√(5 + ε)
     plain = np.array([[-3.0], [-1.0], [1.0], [3.0]]) / math.sqrt(5 + eps)
     return [
-        ReferenceCase("ghost_size_2", {"x": x, "ghost_batch_size": 2, "eps": eps}, {"y": ghost}, gbn,
-                      note="by hand: ghost batches [1,3] and [5,7], each mean ±1 deviation, variance 1", atol=1e-12),
-        ReferenceCase("ghost_size_4_is_bn", {"x": x, "ghost_batch_size": 4, "eps": eps}, {"y": plain}, gbn,
-                      note="by hand: mean 4, biased variance 5", atol=1e-12),
-        ReferenceCase("sqrt_lr_and_regime", {"lr": 0.1, "batch_large": 4096, "batch_small": 256, "epochs": 10},
-                      {"lr_large": np.array(0.4), "epochs_large": np.array(160)},
-                      lambda lr, batch_large, batch_small, epochs: {
-                          "lr_large": sqrt_lr_scaling(lr, batch_large, batch_small),
-                          "epochs_large": regime_adaptation(epochs, batch_large, batch_small)},
-                      note="by hand: 0.1·√16 = 0.4 and 10·16 = 160", atol=1e-12),
+        ReferenceCase(
+            "ghost_size_2",
+            {"x": x, "ghost_batch_size": 2, "eps": eps},
+            {"y": ghost},
+            gbn,
+            note="by hand: ghost batches [1,3] and [5,7], each mean ±1 deviation, variance 1",
+            atol=1e-12,
+        ),
+        ReferenceCase(
+            "ghost_size_4_is_bn",
+            {"x": x, "ghost_batch_size": 4, "eps": eps},
+            {"y": plain},
+            gbn,
+            note="by hand: mean 4, biased variance 5",
+            atol=1e-12,
+        ),
+        ReferenceCase(
+            "sqrt_lr_and_regime",
+            {"lr": 0.1, "batch_large": 4096, "batch_small": 256, "epochs": 10},
+            {"lr_large": np.array(0.4), "epochs_large": np.array(160)},
+            lambda lr, batch_large, batch_small, epochs: {
+                "lr_large": sqrt_lr_scaling(lr, batch_large, batch_small),
+                "epochs_large": regime_adaptation(epochs, batch_large, batch_small),
+            },
+            note="by hand: 0.1·√16 = 0.4 and 10·16 = 160",
+            atol=1e-12,
+        ),
     ]

@@ -85,7 +85,7 @@ def _resolve():
 
 
 def selection_backend() -> str:
-    """"numba" or "numpy": what `bottom_k_mask` uses."""
+    """ "numba" or "numpy": what `bottom_k_mask` uses."""
     return "numba" if _resolve() else "numpy"
 
 
@@ -126,8 +126,11 @@ def bottom_k_mask(scores, k) -> np.ndarray:
 
 # --- magnitude masks -----------------------------------------------------------------------------------
 def _check_sparsity(sparsity, fn):
-    if isinstance(sparsity, bool) or not isinstance(sparsity, (int, float, np.floating, np.integer)) \
-            or not 0.0 <= float(sparsity) <= 1.0:
+    if (
+        isinstance(sparsity, bool)
+        or not isinstance(sparsity, (int, float, np.floating, np.integer))
+        or not 0.0 <= float(sparsity) <= 1.0
+    ):
         raise ValueError(f"{fn}: `sparsity` must be a number in [0, 1], got {sparsity!r}")
     return float(sparsity)
 
@@ -142,7 +145,11 @@ def magnitude_mask(w, sparsity: float) -> np.ndarray:
     """Keep-mask (float, shape of w) pruning the round(s·n) smallest |w| of one layer."""
     w = np.asarray(getattr(w, "data", w))
     k = n_pruned(w.size, _check_sparsity(sparsity, "magnitude_mask"))
-    return (~bottom_k_mask(np.abs(w).ravel(), k)).reshape(w.shape).astype(w.dtype if w.dtype.kind == "f" else np.float32)
+    return (
+        (~bottom_k_mask(np.abs(w).ravel(), k))
+        .reshape(w.shape)
+        .astype(w.dtype if w.dtype.kind == "f" else np.float32)
+    )
 
 
 def _as_weight_dict(weights, fn):
@@ -190,19 +197,25 @@ def global_magnitude_masks(weights, sparsity: float, min_keep: int = 0):
         for n in sizes:
             protect = min(int(min_keep), n)
             if protect:  # the layer's `protect` largest (ties: higher index is "larger", as in bottom_k)
-                top = ~bottom_k_mask(scores[start:start + n], n - protect)
-                candidate[start:start + n] &= ~top
+                top = ~bottom_k_mask(scores[start : start + n], n - protect)
+                candidate[start : start + n] &= ~top
             start += n
     n_cand = int(candidate.sum())
     if k > n_cand:
-        raise ValueError(f"global_magnitude_masks: sparsity {s} needs {k} pruned weights but min_keep={min_keep} "
-                         f"leaves only {n_cand} prunable")
+        raise ValueError(
+            f"global_magnitude_masks: sparsity {s} needs {k} pruned weights but min_keep={min_keep} "
+            f"leaves only {n_cand} prunable"
+        )
     idx = np.flatnonzero(candidate)
     pruned = np.zeros(total, dtype=bool)
     pruned[idx[bottom_k_mask(scores[idx], k)]] = True
     masks, start = [], 0
     for (_, w), n in zip(items, sizes):
-        masks.append((~pruned[start:start + n]).reshape(w.shape).astype(w.dtype if w.dtype.kind == "f" else np.float32))
+        masks.append(
+            (~pruned[start : start + n])
+            .reshape(w.shape)
+            .astype(w.dtype if w.dtype.kind == "f" else np.float32)
+        )
         start += n
     return _pack(items, masks, weights)
 
@@ -222,8 +235,9 @@ def one_shot_schedule(step: int, final_sparsity: float, prune_step: int = 0) -> 
     return s if step >= prune_step else 0.0
 
 
-def cubic_schedule(step: int, final_sparsity: float, start_step: int, end_step: int,
-                   initial_sparsity: float = 0.0) -> float:
+def cubic_schedule(
+    step: int, final_sparsity: float, start_step: int, end_step: int, initial_sparsity: float = 0.0
+) -> float:
     """Gradual pruning of Zhu & Gupta (2017), Eq. 1: s_t = s_f + (s_i − s_f)(1 − (t − t_0)/(t_1 − t_0))³,
     held at s_i before t_0 and at s_f after t_1."""
     sf = _check_sparsity(final_sparsity, "cubic_schedule")
@@ -398,12 +412,26 @@ def sparsity_report(model: Module, layers=None) -> list:
     for name, mod in layers.items():
         w = _effective_weight(mod)
         nz = int(np.count_nonzero(w))
-        rows.append({"layer": name, "shape": tuple(w.shape), "weights": int(w.size), "nonzero": nz,
-                     "sparsity": 1.0 - nz / w.size})
+        rows.append(
+            {
+                "layer": name,
+                "shape": tuple(w.shape),
+                "weights": int(w.size),
+                "nonzero": nz,
+                "sparsity": 1.0 - nz / w.size,
+            }
+        )
         nz_total += nz
         n_total += w.size
-    rows.append({"layer": "total", "shape": (), "weights": n_total, "nonzero": nz_total,
-                 "sparsity": 1.0 - nz_total / n_total if n_total else 0.0})
+    rows.append(
+        {
+            "layer": "total",
+            "shape": (),
+            "weights": n_total,
+            "nonzero": nz_total,
+            "sparsity": 1.0 - nz_total / n_total if n_total else 0.0,
+        }
+    )
     return rows
 
 

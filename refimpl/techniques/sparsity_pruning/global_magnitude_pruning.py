@@ -70,7 +70,7 @@ CATALOG_ENTRY = {
     "slug": "global-magnitude-pruning",
     "title": "Is Complexity Required for Neural Network Pruning? A Case Study on Global Magnitude Pruning",
     "authors": "Manas Gupta, Efe Camci, Vishandi Rudy Keneta, Abhishek Vaidyanathan, Ritwik Kanodia, "
-               "Chuan-Sheng Foo, Wu Min, Lin Jie",
+    "Chuan-Sheng Foo, Wu Min, Lin Jie",
     "year": 2022,
     "arxiv": "2209.14624",
     "family": "sparsity-pruning",
@@ -110,12 +110,16 @@ __all__ = [
 def mt_count(total_weights: int, min_threshold_percent: float) -> int:
     """MT as a weight count from the official percentage convention: int(N · mt / 100)."""
     if total_weights < 0 or min_threshold_percent < 0:
-        raise ValueError(f"mt_count: expected non-negative arguments, got total_weights={total_weights}, "
-                         f"min_threshold_percent={min_threshold_percent}")
+        raise ValueError(
+            f"mt_count: expected non-negative arguments, got total_weights={total_weights}, "
+            f"min_threshold_percent={min_threshold_percent}"
+        )
     return int(total_weights * min_threshold_percent / 100)
 
 
-def official_mt_sparsities(layer_sizes, global_sparsities, min_keep: int, target: float, max_iter: int = 1000):
+def official_mt_sparsities(
+    layer_sizes, global_sparsities, min_keep: int, target: float, max_iter: int = 1000
+):
     """Per-layer sparsities of the official Minimum-Threshold procedure (`step2` of prune_withMT.py).
 
     `global_sparsities` are the per-layer sparsities Global MP produced; layers with fewer than
@@ -124,8 +128,10 @@ def official_mt_sparsities(layer_sizes, global_sparsities, min_keep: int, target
     n = np.asarray(layer_sizes, dtype=np.float64)
     s = np.array(global_sparsities, dtype=np.float64)
     if n.shape != s.shape or n.ndim != 1:
-        raise ValueError(f"official_mt_sparsities: `layer_sizes` and `global_sparsities` must be 1-D of equal "
-                         f"length, got {n.shape} and {s.shape}")
+        raise ValueError(
+            f"official_mt_sparsities: `layer_sizes` and `global_sparsities` must be 1-D of equal "
+            f"length, got {n.shape} and {s.shape}"
+        )
     s[n < min_keep] = 0.0
     total = float(np.sum(n * s) / n.sum())
     s = s / total * target
@@ -175,8 +181,17 @@ def _train(model, split, epochs, lr, seed, callbacks=()):
     from ...train import fit
 
     opt = Adam(list(model.parameters()), lr=lr)
-    fit(model, F.cross_entropy, (split.x_train, split.y_train), opt, epochs=epochs, batch_size=64, seed=seed,
-        progress=False, callbacks=[cb(model) if isinstance(cb, type) else cb for cb in callbacks])
+    fit(
+        model,
+        F.cross_entropy,
+        (split.x_train, split.y_train),
+        opt,
+        epochs=epochs,
+        batch_size=64,
+        seed=seed,
+        progress=False,
+        callbacks=[cb(model) if isinstance(cb, type) else cb for cb in callbacks],
+    )
 
 
 def demo(seed: int = 0, quick: bool = False, progress: bool = True) -> dict:
@@ -212,9 +227,17 @@ def demo(seed: int = 0, quick: bool = False, progress: bool = True) -> dict:
         after = evaluate(model, split.x_test, split.y_test)["accuracy"]
         report = sparsity_report(model)
         last = list(masks.values())[-1]
-        rows.append({"sparsity": s, "scheme": label, "achieved": round(report[-1]["sparsity"], 6),
-                     "kept_per_layer": "/".join(str(r["nonzero"]) for r in report[:-1]),
-                     "dead_output_units": dead_units(last), "acc_pruned": before, "acc_finetuned": after})
+        rows.append(
+            {
+                "sparsity": s,
+                "scheme": label,
+                "achieved": round(report[-1]["sparsity"], 6),
+                "kept_per_layer": "/".join(str(r["nonzero"]) for r in report[:-1]),
+                "dead_output_units": dead_units(last),
+                "acc_pruned": before,
+                "acc_finetuned": after,
+            }
+        )
         done[key] = rows[-1]
         remove_masks(model)
     acc = {(r["sparsity"], r["scheme"]): r["acc_finetuned"] for r in rows}
@@ -222,26 +245,34 @@ def demo(seed: int = 0, quick: bool = False, progress: bool = True) -> dict:
     top = max(sparsities)
     moderate = [s for s in sparsities if s <= 0.95]
     gap_moderate = float(np.mean([acc[(s, "global")] - acc[(s, "uniform")] for s in moderate]))
-    metrics = {"dense_acc": dense_acc, "min_threshold": float(mt),
-               "global_minus_uniform_moderate": gap_moderate,
-               f"acc_uniform_{top}": acc[(top, "uniform")], f"acc_global_{top}": acc[(top, "global")],
-               f"acc_global_mt_{top}": acc[(top, "global+MT")],
-               f"uniform_minus_global_{top}": acc[(top, "uniform")] - acc[(top, "global")],
-               f"dead_output_units_global_{top}": float(dead[(top, "global")]),
-               f"dead_output_units_global_mt_{top}": float(dead[(top, "global+MT")])}
+    metrics = {
+        "dense_acc": dense_acc,
+        "min_threshold": float(mt),
+        "global_minus_uniform_moderate": gap_moderate,
+        f"acc_uniform_{top}": acc[(top, "uniform")],
+        f"acc_global_{top}": acc[(top, "global")],
+        f"acc_global_mt_{top}": acc[(top, "global+MT")],
+        f"uniform_minus_global_{top}": acc[(top, "uniform")] - acc[(top, "global")],
+        f"dead_output_units_global_{top}": float(dead[(top, "global")]),
+        f"dead_output_units_global_mt_{top}": float(dead[(top, "global+MT")]),
+    }
     global_ok = gap_moderate >= -0.01  # "matches or beats": within one point
-    mt_ok = (dead[(top, "global")] > dead[(top, "global+MT")]
-             and acc[(top, "global+MT")] > acc[(top, "global")] + 0.02)
+    mt_ok = (
+        dead[(top, "global")] > dead[(top, "global+MT")]
+        and acc[(top, "global+MT")] > acc[(top, "global")] + 0.02
+    )
     holds = bool(global_ok and mt_ok)
     return {
         "metrics": metrics,
         "table": rows,
         "sparsities": np.array(sparsities),
-        "claim": {"statement": "Global MP matches or beats uniform layer-wise MP (within 1 point) at moderate sparsity "
-                               "(≤95 %); at the highest sparsity plain Global MP collapses the small output layer "
-                               "(output units left without any weight) and the Minimum Threshold keeps more of "
-                               "them alive and recovers accuracy (> 2 points).",
-                  "holds": holds},
+        "claim": {
+            "statement": "Global MP matches or beats uniform layer-wise MP (within 1 point) at moderate sparsity "
+            "(≤95 %); at the highest sparsity plain Global MP collapses the small output layer "
+            "(output units left without any weight) and the Minimum Threshold keeps more of "
+            "them alive and recovers accuracy (> 2 points).",
+            "holds": holds,
+        },
     }
 
 
@@ -252,8 +283,10 @@ def plot(result) -> dict:
     fig, ax = plt.subplots(figsize=(6, 3.6))
     sp = result["sparsities"]
     for scheme, style in (("uniform", "o-"), ("global", "s-"), ("global+MT", "^--")):
-        ys = [next(r["acc_finetuned"] for r in result["table"] if r["sparsity"] == s and r["scheme"] == scheme)
-              for s in sp]
+        ys = [
+            next(r["acc_finetuned"] for r in result["table"] if r["sparsity"] == s and r["scheme"] == scheme)
+            for s in sp
+        ]
         ax.plot(100 * sp, ys, style, label=scheme)
     ax.axhline(result["metrics"]["dense_acc"], color="gray", lw=0.8, ls=":", label="dense")
     ax.set_xlabel("sparsity (%)")
@@ -274,22 +307,40 @@ def reference_cases() -> list:
         return {"mask_l1": m[0], "mask_l2": m[1]}
 
     def official(layer_sizes, global_sparsities, min_keep, target):
-        return {"sparsities": official_mt_sparsities(layer_sizes, global_sparsities, int(min_keep), float(target))}
+        return {
+            "sparsities": official_mt_sparsities(layer_sizes, global_sparsities, int(min_keep), float(target))
+        }
 
     l1, l2 = [0.1, 0.5, 0.9], [0.2, 0.3]
     return [
-        ReferenceCase("global_60pct_collapses_l2", {"l1": l1, "l2": l2, "sparsity": 0.6, "min_keep": 0},
-                      {"mask_l1": np.array([0.0, 1.0, 1.0]), "mask_l2": np.array([0.0, 0.0])}, gmp,
-                      note="by hand: 3 of 5 pruned; the three smallest |w| are 0.1, 0.2, 0.3 → L2 loses both"),
-        ReferenceCase("global_60pct_mt1_keeps_l2", {"l1": l1, "l2": l2, "sparsity": 0.6, "min_keep": 1},
-                      {"mask_l1": np.array([0.0, 0.0, 1.0]), "mask_l2": np.array([0.0, 1.0])}, gmp,
-                      note="by hand: MT=1 protects 0.9 (L1) and 0.3 (L2); the 3 smallest unprotected are 0.1, 0.2, 0.5"),
-        ReferenceCase("uniform_40pct", {"l1": l1, "l2": l2, "sparsity": 0.4},
-                      {"mask_l1": np.array([0.0, 1.0, 1.0]), "mask_l2": np.array([0.0, 1.0])}, uniform,
-                      note="by hand: L1 prunes round(0.4·3)=1 (0.1), L2 prunes round(0.4·2)=1 (0.2)"),
-        ReferenceCase("official_mt_procedure", {"layer_sizes": [3, 2], "global_sparsities": [1 / 3, 1.0],
-                                                "min_keep": 1, "target": 0.6},
-                      {"sparsities": np.array([2 / 3, 0.5])}, official,
-                      note="by hand: L2 clamped to 1−1/2; proportional rescaling of L1 converges to (3−1)/3 "
-                           "so that (3·2/3 + 2·1/2)/5 = 0.6", atol=1e-6),
+        ReferenceCase(
+            "global_60pct_collapses_l2",
+            {"l1": l1, "l2": l2, "sparsity": 0.6, "min_keep": 0},
+            {"mask_l1": np.array([0.0, 1.0, 1.0]), "mask_l2": np.array([0.0, 0.0])},
+            gmp,
+            note="by hand: 3 of 5 pruned; the three smallest |w| are 0.1, 0.2, 0.3 → L2 loses both",
+        ),
+        ReferenceCase(
+            "global_60pct_mt1_keeps_l2",
+            {"l1": l1, "l2": l2, "sparsity": 0.6, "min_keep": 1},
+            {"mask_l1": np.array([0.0, 0.0, 1.0]), "mask_l2": np.array([0.0, 1.0])},
+            gmp,
+            note="by hand: MT=1 protects 0.9 (L1) and 0.3 (L2); the 3 smallest unprotected are 0.1, 0.2, 0.5",
+        ),
+        ReferenceCase(
+            "uniform_40pct",
+            {"l1": l1, "l2": l2, "sparsity": 0.4},
+            {"mask_l1": np.array([0.0, 1.0, 1.0]), "mask_l2": np.array([0.0, 1.0])},
+            uniform,
+            note="by hand: L1 prunes round(0.4·3)=1 (0.1), L2 prunes round(0.4·2)=1 (0.2)",
+        ),
+        ReferenceCase(
+            "official_mt_procedure",
+            {"layer_sizes": [3, 2], "global_sparsities": [1 / 3, 1.0], "min_keep": 1, "target": 0.6},
+            {"sparsities": np.array([2 / 3, 0.5])},
+            official,
+            note="by hand: L2 clamped to 1−1/2; proportional rescaling of L1 converges to (3−1)/3 "
+            "so that (3·2/3 + 2·1/2)/5 = 0.6",
+            atol=1e-6,
+        ),
     ]

@@ -96,9 +96,9 @@ def lost_decompose(W, rank: int, n_channels: int):
         raise ValueError(f"lost_decompose: `n_channels` must be in [0, {n}], got {n_channels}")
     U, s, Vt = np.linalg.svd(W, full_matrices=False)
     root = np.sqrt(s[:rank])
-    A = U[:, :rank] * root                      # U_r Σ_r^{1/2}
-    B = root[:, None] * Vt[:rank]               # Σ_r^{1/2} V_rᵀ
-    E = W - A @ B                               # = U_{>r} Σ_{>r} V_{>r}ᵀ
+    A = U[:, :rank] * root  # U_r Σ_r^{1/2}
+    B = root[:, None] * Vt[:rank]  # Σ_r^{1/2} V_rᵀ
+    E = W - A @ B  # = U_{>r} Σ_{>r} V_{>r}ᵀ
     norms = np.linalg.norm(E, axis=0)
     order = np.argsort(-norms, kind="stable")[:n_channels]
     channels = np.sort(order)
@@ -113,8 +113,17 @@ def lost_params(out_features: int, in_features: int, rank: int, n_channels: int)
 class LOSTLinear(Module):
     """y = x Bᵀ Aᵀ + x[:, C] S_Cᵀ + b, initialised from the SVD of a kaiming-uniform dense weight."""
 
-    def __init__(self, in_features: int, out_features: int, rank: int, n_channels: int, bias: bool = True,
-                 dtype=np.float32, rng=None, init_weight=None):
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        rank: int,
+        n_channels: int,
+        bias: bool = True,
+        dtype=np.float32,
+        rng=None,
+        init_weight=None,
+    ):
         super().__init__()
         if init_weight is None:
             w0 = Parameter(np.empty((out_features, in_features), dtype=dtype))
@@ -149,7 +158,9 @@ class LOSTLinear(Module):
 class LowRankLinear(LOSTLinear):
     """The low-rank-only baseline (no sparse channels), initialised from the same truncated SVD."""
 
-    def __init__(self, in_features, out_features, rank, bias=True, dtype=np.float32, rng=None, init_weight=None):
+    def __init__(
+        self, in_features, out_features, rank, bias=True, dtype=np.float32, rng=None, init_weight=None
+    ):
         super().__init__(in_features, out_features, rank, 0, bias, dtype, rng, init_weight)
 
 
@@ -185,26 +196,49 @@ def demo(seed: int = 0, quick: bool = False, progress: bool = True) -> dict:
         model = _model(kind, seed, rank, channels)
         hidden = [m for m in model if hasattr(m, "in_features") and m.out_features == 128]
         n_hidden = sum(m.num_parameters() - (m.bias.data.size if m.bias is not None else 0) for m in hidden)
-        fit(model, F.cross_entropy, (split.x_train, split.y_train), Adam(list(model.parameters()), lr=3e-3),
-            epochs=epochs, batch_size=64, seed=seed, progress=False)
+        fit(
+            model,
+            F.cross_entropy,
+            (split.x_train, split.y_train),
+            Adam(list(model.parameters()), lr=3e-3),
+            epochs=epochs,
+            batch_size=64,
+            seed=seed,
+            progress=False,
+        )
         ev = evaluate(model, split.x_test, split.y_test, loss_fn=F.cross_entropy)
         tr = evaluate(model, split.x_train, split.y_train, loss_fn=F.cross_entropy)
-        rows.append({"model": kind, "hidden_weight_params": int(n_hidden), "train_loss": tr["loss"],
-                     "test_loss": ev["loss"], "test_acc": ev["accuracy"]})
+        rows.append(
+            {
+                "model": kind,
+                "hidden_weight_params": int(n_hidden),
+                "train_loss": tr["loss"],
+                "test_loss": ev["loss"],
+                "test_acc": ev["accuracy"],
+            }
+        )
     by = {r["model"]: r for r in rows}
-    metrics = {"acc_dense": by["dense"]["test_acc"], "acc_lowrank": by["low-rank"]["test_acc"],
-               "acc_lost": by["lost"]["test_acc"], "params_lowrank": float(by["low-rank"]["hidden_weight_params"]),
-               "params_lost": float(by["lost"]["hidden_weight_params"]),
-               "lost_minus_lowrank_acc": by["lost"]["test_acc"] - by["low-rank"]["test_acc"],
-               "lost_minus_lowrank_train_loss": by["lost"]["train_loss"] - by["low-rank"]["train_loss"]}
-    holds = bool(metrics["lost_minus_lowrank_acc"] >= 0 and metrics["params_lowrank"] <= metrics["params_lost"])
+    metrics = {
+        "acc_dense": by["dense"]["test_acc"],
+        "acc_lowrank": by["low-rank"]["test_acc"],
+        "acc_lost": by["lost"]["test_acc"],
+        "params_lowrank": float(by["low-rank"]["hidden_weight_params"]),
+        "params_lost": float(by["lost"]["hidden_weight_params"]),
+        "lost_minus_lowrank_acc": by["lost"]["test_acc"] - by["low-rank"]["test_acc"],
+        "lost_minus_lowrank_train_loss": by["lost"]["train_loss"] - by["low-rank"]["train_loss"],
+    }
+    holds = bool(
+        metrics["lost_minus_lowrank_acc"] >= 0 and metrics["params_lowrank"] <= metrics["params_lost"]
+    )
     return {
         "metrics": metrics,
         "table": rows,
-        "claim": {"statement": "At an equal (or smaller for the baseline's rounding) parameter budget, low-rank + "
-                               "channel-wise sparse layers initialised from one SVD train to at least the accuracy "
-                               "of low-rank-only layers.",
-                  "holds": holds},
+        "claim": {
+            "statement": "At an equal (or smaller for the baseline's rounding) parameter budget, low-rank + "
+            "channel-wise sparse layers initialised from one SVD train to at least the accuracy "
+            "of low-rank-only layers.",
+            "holds": holds,
+        },
     }
 
 
@@ -214,8 +248,11 @@ def plot(result) -> dict:
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(5, 3.3))
     rows = result["table"]
-    ax.bar([f"{r['model']}\n({r['hidden_weight_params']} w)" for r in rows], [r["test_acc"] for r in rows],
-           color=["gray", "tab:orange", "tab:blue"])
+    ax.bar(
+        [f"{r['model']}\n({r['hidden_weight_params']} w)" for r in rows],
+        [r["test_acc"] for r in rows],
+        color=["gray", "tab:orange", "tab:blue"],
+    )
     ax.set_ylim(min(r["test_acc"] for r in rows) - 0.05, 1.0)
     ax.set_ylabel("test accuracy")
     ax.set_title("hidden layers: dense vs low-rank vs LOST")
@@ -232,12 +269,25 @@ def reference_cases() -> list:
 
     W = np.diag([3.0, 2.0, 1.0])
     return [
-        ReferenceCase("diag_rank1_two_channels", {"W": W, "rank": 1, "n_channels": 2},
-                      {"AB": np.diag([3.0, 0.0, 0.0]), "channels": np.array([1, 2]), "reconstruction": W}, decomp,
-                      note="by hand: SVD of diag(3,2,1) keeps σ=3 → AB = diag(3,0,0); residual diag(0,2,1) has "
-                           "column norms [0,2,1] → channels 1, 2, so AB + S reproduces W exactly", atol=1e-12),
-        ReferenceCase("diag_rank1_one_channel", {"W": W, "rank": 1, "n_channels": 1},
-                      {"AB": np.diag([3.0, 0.0, 0.0]), "channels": np.array([1]),
-                       "reconstruction": np.diag([3.0, 2.0, 0.0])}, decomp,
-                      note="by hand: only the largest residual column (σ=2) is kept", atol=1e-12),
+        ReferenceCase(
+            "diag_rank1_two_channels",
+            {"W": W, "rank": 1, "n_channels": 2},
+            {"AB": np.diag([3.0, 0.0, 0.0]), "channels": np.array([1, 2]), "reconstruction": W},
+            decomp,
+            note="by hand: SVD of diag(3,2,1) keeps σ=3 → AB = diag(3,0,0); residual diag(0,2,1) has "
+            "column norms [0,2,1] → channels 1, 2, so AB + S reproduces W exactly",
+            atol=1e-12,
+        ),
+        ReferenceCase(
+            "diag_rank1_one_channel",
+            {"W": W, "rank": 1, "n_channels": 1},
+            {
+                "AB": np.diag([3.0, 0.0, 0.0]),
+                "channels": np.array([1]),
+                "reconstruction": np.diag([3.0, 2.0, 0.0]),
+            },
+            decomp,
+            note="by hand: only the largest residual column (σ=2) is kept",
+            atol=1e-12,
+        ),
     ]

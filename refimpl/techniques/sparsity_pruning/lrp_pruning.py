@@ -70,7 +70,7 @@ CATALOG_ENTRY = {
     "slug": "lrp-pruning",
     "title": "Pruning by Explaining: A Novel Criterion for Deep Neural Network Pruning",
     "authors": "Seul-Ki Yeom, Philipp Seegerer, Sebastian Lapuschkin, Alexander Binder, Simon Wiedemann, "
-               "Klaus-Robert Müller, Wojciech Samek",
+    "Klaus-Robert Müller, Wojciech Samek",
     "year": 2019,
     "arxiv": "1912.08881",
     "family": "sparsity-pruning",
@@ -103,18 +103,30 @@ def lrp_linear(a, W, R, rule: str = "epsilon", eps: float = 0.0, b=None):
 
     rule "epsilon": z = aWᵀ + b, R_i = a_i Σ_j w_ji R_j / (z_j + ε sign(z_j)) (ε = 0 is LRP-0);
     rule "zplus":   z = a W⁺ᵀ + 1e-9 (no bias), R_i = a_i Σ_j w⁺_ji R_j / z_j."""
-    a, W, R = np.asarray(a, dtype=np.float64), np.asarray(W, dtype=np.float64), np.asarray(R, dtype=np.float64)
-    if a.ndim != 2 or W.ndim != 2 or R.ndim != 2 or a.shape[1] != W.shape[1] or R.shape != (a.shape[0], W.shape[0]):
-        raise ValueError(f"lrp_linear: expected a (N, in), W (out, in), R (N, out), got {a.shape}, {W.shape}, {R.shape}")
+    a, W, R = (
+        np.asarray(a, dtype=np.float64),
+        np.asarray(W, dtype=np.float64),
+        np.asarray(R, dtype=np.float64),
+    )
+    if (
+        a.ndim != 2
+        or W.ndim != 2
+        or R.ndim != 2
+        or a.shape[1] != W.shape[1]
+        or R.shape != (a.shape[0], W.shape[0])
+    ):
+        raise ValueError(
+            f"lrp_linear: expected a (N, in), W (out, in), R (N, out), got {a.shape}, {W.shape}, {R.shape}"
+        )
     if rule == "epsilon":
         z = a @ W.T + (0.0 if b is None else np.asarray(b, dtype=np.float64))
         sgn = np.where(z >= 0, 1.0, -1.0)
-        z = z + eps * sgn                                   # Eq. 3
+        z = z + eps * sgn  # Eq. 3
         z = np.where(z == 0, 1e-12, z)  # 0/0 → 0 relevance (R_j is multiplied by a zero numerator anyway)
         return a * ((R / z) @ W)
     if rule == "zplus":
         Wp = np.maximum(W, 0.0)
-        z = a @ Wp.T + 1e-9                                 # Eq. 4 (official: + 1e-9, no bias)
+        z = a @ Wp.T + 1e-9  # Eq. 4 (official: + 1e-9, no bias)
         return a * ((R / z) @ Wp)
     raise ValueError(f"lrp_linear: `rule` must be 'epsilon' or 'zplus', got {rule!r}")
 
@@ -168,7 +180,7 @@ def unit_scores(model, x, y, criterion: str, rule: str = "zplus"):
         out = []
         for r in rel:
             v = r.sum(axis=0)
-            out.append(v / v.sum())                      # Eq. 8: per-layer normalisation
+            out.append(v / v.sum())  # Eq. 8: per-layer normalisation
         return out
     if criterion == "weight":
         out = []
@@ -186,7 +198,9 @@ def unit_scores(model, x, y, criterion: str, rule: str = "zplus"):
             v = v / len(x)
             out.append(v / np.sqrt(np.sum(v * v)))
         return out
-    raise ValueError(f"unit_scores: `criterion` must be 'lrp', 'weight', 'taylor' or 'grad', got {criterion!r}")
+    raise ValueError(
+        f"unit_scores: `criterion` must be 'lrp', 'weight', 'taylor' or 'grad', got {criterion!r}"
+    )
 
 
 def _pre_activation_grads(logits, zs, weights, y):
@@ -212,7 +226,7 @@ def prune_units(model, scores, fraction: float):
     gone = bottom_k_mask(flat.astype(np.float64), k)
     start, masks = 0, {}
     for li, s in enumerate(scores):
-        dead = gone[start:start + s.size]
+        dead = gone[start : start + s.size]
         start += s.size
         name_next, mod_next = layers[li + 1]
         mk = get_mask(mod_next)
@@ -252,8 +266,16 @@ def demo(seed: int = 0, quick: bool = False, progress: bool = True) -> dict:
     split = load_digits(seed=seed)
     sizes = [64, 256, 256, 10]
     model = MLP(sizes, rng=np.random.default_rng(seed))
-    fit(model, F.cross_entropy, (split.x_train, split.y_train), Adam(list(model.parameters()), lr=2e-3),
-        epochs=8 if quick else 20, batch_size=64, seed=seed, progress=False)
+    fit(
+        model,
+        F.cross_entropy,
+        (split.x_train, split.y_train),
+        Adam(list(model.parameters()), lr=2e-3),
+        epochs=8 if quick else 20,
+        batch_size=64,
+        seed=seed,
+        progress=False,
+    )
     rng = np.random.default_rng(seed + 100)
     tasks = [tuple(sorted(rng.choice(10, size=3, replace=False))) for _ in range(2 if quick else 5)]
     rates = [0.0, 0.5, 0.7, 0.8, 0.9] if quick else [0.0, 0.3, 0.5, 0.6, 0.7, 0.8, 0.9]
@@ -261,7 +283,9 @@ def demo(seed: int = 0, quick: bool = False, progress: bool = True) -> dict:
     curves = {c: np.zeros(len(rates)) for c in criteria}
     for classes in progress_bar(tasks, total=len(tasks), desc="tasks", enabled=progress):
         cls = np.array(classes)
-        pick = np.concatenate([rng.choice(np.flatnonzero(split.y_train == c), size=10, replace=False) for c in cls])
+        pick = np.concatenate(
+            [rng.choice(np.flatnonzero(split.y_train == c), size=10, replace=False) for c in cls]
+        )
         x_ref = split.x_train[pick]
         y_ref = np.searchsorted(cls, split.y_train[pick])
         test = np.isin(split.y_test, cls)
@@ -286,10 +310,12 @@ def demo(seed: int = 0, quick: bool = False, progress: bool = True) -> dict:
         "rates": np.array(rates),
         "curves": curves,
         "tasks": [list(map(int, t)) for t in tasks],
-        "claim": {"statement": "Without fine-tuning and with 10 reference samples per class, pruning hidden units by "
-                               "LRP relevance degrades accuracy most gracefully (highest mean accuracy over pruning "
-                               "rates) compared with weight magnitude, Taylor and gradient criteria.",
-                  "holds": holds},
+        "claim": {
+            "statement": "Without fine-tuning and with 10 reference samples per class, pruning hidden units by "
+            "LRP relevance degrades accuracy most gracefully (highest mean accuracy over pruning "
+            "rates) compared with weight magnitude, Taylor and gradient criteria.",
+            "holds": holds,
+        },
     }
 
 
@@ -312,16 +338,28 @@ def reference_cases() -> list:
         return {"R_in": lrp_linear(np.asarray(a), np.asarray(W), np.asarray(R), rule=rule, eps=float(eps))}
 
     return [
-        ReferenceCase("lrp0_conservation_catalogue", {"a": [[1.0, 2.0]], "W": [[1.0, 1.0]], "R": [[3.0]],
-                                                      "rule": "epsilon", "eps": 0.0},
-                      {"R_in": np.array([[1.0, 2.0]])}, lin,
-                      note="by hand: z = 1 + 2 = 3, R = 3 → R_i = a_i w_i / z · R = [1, 2] (sums to 3)", atol=1e-12),
-        ReferenceCase("epsilon_rule", {"a": [[1.0, 2.0]], "W": [[1.0, 1.0]], "R": [[3.0]], "rule": "epsilon",
-                                       "eps": 1.0},
-                      {"R_in": np.array([[0.75, 1.5]])}, lin,
-                      note="by hand: z + ε sign z = 4 → R_i = a_i w_i / 4 · 3 = [0.75, 1.5] (relevance absorbed)",
-                      atol=1e-12),
-        ReferenceCase("zplus_rule", {"a": [[1.0, 2.0]], "W": [[2.0, -1.0]], "R": [[4.0]], "rule": "zplus", "eps": 0.0},
-                      {"R_in": np.array([[4.0, 0.0]])}, lin,
-                      note="by hand: w⁺ = [2, 0], z⁺ = 2 (+1e-9) → R = [1·2/2·4, 0] = [4, 0]", atol=1e-7),
+        ReferenceCase(
+            "lrp0_conservation_catalogue",
+            {"a": [[1.0, 2.0]], "W": [[1.0, 1.0]], "R": [[3.0]], "rule": "epsilon", "eps": 0.0},
+            {"R_in": np.array([[1.0, 2.0]])},
+            lin,
+            note="by hand: z = 1 + 2 = 3, R = 3 → R_i = a_i w_i / z · R = [1, 2] (sums to 3)",
+            atol=1e-12,
+        ),
+        ReferenceCase(
+            "epsilon_rule",
+            {"a": [[1.0, 2.0]], "W": [[1.0, 1.0]], "R": [[3.0]], "rule": "epsilon", "eps": 1.0},
+            {"R_in": np.array([[0.75, 1.5]])},
+            lin,
+            note="by hand: z + ε sign z = 4 → R_i = a_i w_i / 4 · 3 = [0.75, 1.5] (relevance absorbed)",
+            atol=1e-12,
+        ),
+        ReferenceCase(
+            "zplus_rule",
+            {"a": [[1.0, 2.0]], "W": [[2.0, -1.0]], "R": [[4.0]], "rule": "zplus", "eps": 0.0},
+            {"R_in": np.array([[4.0, 0.0]])},
+            lin,
+            note="by hand: w⁺ = [2, 0], z⁺ = 2 (+1e-9) → R = [1·2/2·4, 0] = [4, 0]",
+            atol=1e-7,
+        ),
     ]

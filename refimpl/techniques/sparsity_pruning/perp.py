@@ -150,8 +150,11 @@ def select_peft_parameters(model, biases: bool = True, norms: bool = True, adapt
         for pname, p in mod._parameters.items():
             if p is None:
                 continue
-            take = (adapters and is_adapter) or (biases and pname == "bias" and not is_adapter) or \
-                   (norms and pname == "weight" and p.data.ndim == 1)
+            take = (
+                (adapters and is_adapter)
+                or (biases and pname == "bias" and not is_adapter)
+                or (norms and pname == "weight" and p.data.ndim == 1)
+            )
             if take and all(p is not q for q in chosen):
                 p.requires_grad = True
                 chosen.append(p)
@@ -183,8 +186,16 @@ def _retrain(model, params, split, epochs, lr, seed):
 
     if epochs == 0 or not params:
         return
-    fit(model, F.cross_entropy, (split.x_train, split.y_train), Adam(params, lr=lr), epochs=epochs,
-        batch_size=64, seed=seed, progress=False)
+    fit(
+        model,
+        F.cross_entropy,
+        (split.x_train, split.y_train),
+        Adam(params, lr=lr),
+        epochs=epochs,
+        batch_size=64,
+        seed=seed,
+        progress=False,
+    )
 
 
 def demo(seed: int = 0, quick: bool = False, progress: bool = True) -> dict:
@@ -219,7 +230,9 @@ def demo(seed: int = 0, quick: bool = False, progress: bool = True) -> dict:
         elif method == "bias+LN+MaskLoRA":
             rng = np.random.default_rng(seed + 1)
             for n, mod in hidden.items():
-                parametrize.register_parametrization(mod, "weight", MaskLoRA(masks[n], rank=4, alpha=8.0, rng=rng))
+                parametrize.register_parametrization(
+                    mod, "weight", MaskLoRA(masks[n], rank=4, alpha=8.0, rng=rng)
+                )
             params = select_peft_parameters(model)
         else:
             params = []
@@ -228,8 +241,16 @@ def demo(seed: int = 0, quick: bool = False, progress: bool = True) -> dict:
         merge_adapters(model)  # masks and adapters baked into plain weights
         zero_ok = all(np.all(model.get_submodule(n).weight.data[masks[n] == 0] == 0) for n in hidden)
         acc = evaluate(model, split.x_test, split.y_test)["accuracy"]
-        rows.append({"sparsity": s, "method": method, "trainable_params": int(trainable),
-                     "trainable_fraction": trainable / n_params, "pruned_stay_zero": bool(zero_ok), "test_acc": acc})
+        rows.append(
+            {
+                "sparsity": s,
+                "method": method,
+                "trainable_params": int(trainable),
+                "trainable_fraction": trainable / n_params,
+                "pruned_stay_zero": bool(zero_ok),
+                "test_acc": acc,
+            }
+        )
     acc = {(r["sparsity"], r["method"]): r["test_acc"] for r in rows}
 
     def recovered(s, m):
@@ -243,17 +264,24 @@ def demo(seed: int = 0, quick: bool = False, progress: bool = True) -> dict:
             metrics[f"acc_{m}_{s}"] = acc[(s, m)]
         metrics[f"recovered_biasLN_{s}"] = recovered(s, "bias+LN")
         metrics[f"recovered_biasLN_lora_{s}"] = recovered(s, "bias+LN+MaskLoRA")
-    metrics["trainable_fraction_biasLN"] = next(r["trainable_fraction"] for r in rows if r["method"] == "bias+LN")
-    holds = bool(recovered(mid, "bias+LN") >= 0.5 and metrics["trainable_fraction_biasLN"] < 0.05
-                 and all(r["pruned_stay_zero"] for r in rows))
+    metrics["trainable_fraction_biasLN"] = next(
+        r["trainable_fraction"] for r in rows if r["method"] == "bias+LN"
+    )
+    holds = bool(
+        recovered(mid, "bias+LN") >= 0.5
+        and metrics["trainable_fraction_biasLN"] < 0.05
+        and all(r["pruned_stay_zero"] for r in rows)
+    )
     return {
         "metrics": metrics,
         "table": rows,
         "sparsities": np.array(sparsities),
-        "claim": {"statement": "At moderate sparsity (70 %) retraining only biases and LayerNorm parameters (< 5 % "
-                               "of the parameters) recovers at least half of the accuracy that full retraining "
-                               "recovers; merged MaskLoRA adapters keep every pruned weight exactly zero.",
-                  "holds": holds},
+        "claim": {
+            "statement": "At moderate sparsity (70 %) retraining only biases and LayerNorm parameters (< 5 % "
+            "of the parameters) recovers at least half of the accuracy that full retraining "
+            "recovers; merged MaskLoRA adapters keep every pruned weight exactly zero.",
+            "holds": holds,
+        },
     }
 
 
@@ -266,11 +294,20 @@ def plot(result) -> dict:
     for s in result["sparsities"]:
         rs = [r for r in result["table"] if r["sparsity"] == s]
         for r in rs:
-            ax.scatter(max(r["trainable_params"], 1), r["test_acc"], marker=markers[r["method"]],
-                       color=f"C{list(result['sparsities']).index(s)}",
-                       label=f"{r['method']}" if s == result["sparsities"][0] else None)
-        ax.plot([max(r["trainable_params"], 1) for r in rs], [r["test_acc"] for r in rs], color=f"C{list(result['sparsities']).index(s)}",
-                lw=0.6, label=f"{int(100 * s)} % sparse")
+            ax.scatter(
+                max(r["trainable_params"], 1),
+                r["test_acc"],
+                marker=markers[r["method"]],
+                color=f"C{list(result['sparsities']).index(s)}",
+                label=f"{r['method']}" if s == result["sparsities"][0] else None,
+            )
+        ax.plot(
+            [max(r["trainable_params"], 1) for r in rs],
+            [r["test_acc"] for r in rs],
+            color=f"C{list(result['sparsities']).index(s)}",
+            lw=0.6,
+            label=f"{int(100 * s)} % sparse",
+        )
     ax.set_xscale("log")
     ax.set_xlabel("trainable parameters during retraining (log; 'none' plotted at 1)")
     ax.set_ylabel("test accuracy")
@@ -281,19 +318,32 @@ def plot(result) -> dict:
 
 def reference_cases() -> list:
     def delta(A, B, mask, scaling):
-        return {"delta": masked_lora_delta(np.asarray(A), np.asarray(B), np.asarray(mask), float(scaling)).data}
+        return {
+            "delta": masked_lora_delta(np.asarray(A), np.asarray(B), np.asarray(mask), float(scaling)).data
+        }
 
     def count(sizes):
         from ...nn import MLP
 
         model = MLP(list(sizes), norm="layer", rng=np.random.default_rng(0))
-        return {"trainable": np.array(sum(p.data.size for p in select_peft_parameters(model, adapters=False)))}
+        return {
+            "trainable": np.array(sum(p.data.size for p in select_peft_parameters(model, adapters=False)))
+        }
 
     return [
-        ReferenceCase("masklora_delta", {"A": [[1.0, 2.0]], "B": [[1.0], [3.0]], "mask": [[1, 0], [0, 1]],
-                                         "scaling": 0.5},
-                      {"delta": np.array([[0.5, 0.0], [0.0, 3.0]])}, delta,
-                      note="by hand: BA = [[1,2],[3,6]], ⊙ M = [[1,0],[0,6]], × 0.5", atol=1e-12),
-        ReferenceCase("trainable_bias_ln_count", {"sizes": [4, 6, 3]}, {"trainable": np.array(6 + 3 + 6 + 6)}, count,
-                      note="by hand: biases 6 + 3, LayerNorm(6) scale 6 + shift 6 = 21"),
+        ReferenceCase(
+            "masklora_delta",
+            {"A": [[1.0, 2.0]], "B": [[1.0], [3.0]], "mask": [[1, 0], [0, 1]], "scaling": 0.5},
+            {"delta": np.array([[0.5, 0.0], [0.0, 3.0]])},
+            delta,
+            note="by hand: BA = [[1,2],[3,6]], ⊙ M = [[1,0],[0,6]], × 0.5",
+            atol=1e-12,
+        ),
+        ReferenceCase(
+            "trainable_bias_ln_count",
+            {"sizes": [4, 6, 3]},
+            {"trainable": np.array(6 + 3 + 6 + 6)},
+            count,
+            note="by hand: biases 6 + 3, LayerNorm(6) scale 6 + shift 6 = 21",
+        ),
     ]

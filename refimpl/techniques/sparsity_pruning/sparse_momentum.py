@@ -114,14 +114,20 @@ def momentum_of(optimizer, param) -> np.ndarray:
         return st["exp_avg"] / (np.sqrt(st["exp_avg_sq"]) + 1e-8)
     if "momentum_buffer" in st:
         return st["momentum_buffer"]
-    raise ValueError("momentum_of: the optimizer keeps no momentum for this parameter "
-                     f"(state keys {sorted(st)}); use SGD with momentum > 0 or Adam")
+    raise ValueError(
+        "momentum_of: the optimizer keeps no momentum for this parameter "
+        f"(state keys {sorted(st)}); use SGD with momentum > 0 or Adam"
+    )
 
 
 def mean_momentum_proportions(momenta, masks) -> np.ndarray:
     """p_l = mean |M| over the active weights of layer l, normalised to sum to 1."""
-    means = np.array([float(np.abs(np.asarray(m))[np.asarray(k) != 0].mean()) if np.any(np.asarray(k) != 0) else 0.0
-                      for m, k in zip(momenta, masks)])
+    means = np.array(
+        [
+            float(np.abs(np.asarray(m))[np.asarray(k) != 0].mean()) if np.any(np.asarray(k) != 0) else 0.0
+            for m, k in zip(momenta, masks)
+        ]
+    )
     total = means.sum()
     if not total > 0:
         return np.full(len(means), 1.0 / len(means))
@@ -146,8 +152,9 @@ def _largest_remainder(x, total):
     return base
 
 
-def redistribute(proportions, total_removed: int, free_slots, cap: float = 0.99, max_iter: int = 1000,
-                 exact: bool = True) -> np.ndarray:
+def redistribute(
+    proportions, total_removed: int, free_slots, cap: float = 0.99, max_iter: int = 1000, exact: bool = True
+) -> np.ndarray:
     """Regrowth per layer: ⌈p_l·K⌉, capped at cap·free_l, the overflow added evenly to every layer and the
     allocation repeated until nothing overflows (the official `calc_growth_redistribution`).
 
@@ -156,10 +163,16 @@ def redistribute(proportions, total_removed: int, free_slots, cap: float = 0.99,
     p = np.asarray(proportions, dtype=np.float64)
     free = np.asarray(free_slots, dtype=np.float64)
     if p.shape != free.shape:
-        raise ValueError(f"redistribute: `proportions` and `free_slots` must have equal length, got {p.shape} and {free.shape}")
-    if exact and total_removed > np.floor(cap * free).sum():  # whole weights: layer l takes at most ⌊cap·free_l⌋
-        raise ValueError(f"redistribute: cannot regrow total_removed={total_removed} into {free.sum():.0f} free slots "
-                         f"at cap {cap} (at most {np.floor(cap * free).sum():.0f} whole weights fit)")
+        raise ValueError(
+            f"redistribute: `proportions` and `free_slots` must have equal length, got {p.shape} and {free.shape}"
+        )
+    if (
+        exact and total_removed > np.floor(cap * free).sum()
+    ):  # whole weights: layer l takes at most ⌊cap·free_l⌋
+        raise ValueError(
+            f"redistribute: cannot regrow total_removed={total_removed} into {free.sum():.0f} free slots "
+            f"at cap {cap} (at most {np.floor(cap * free).sum():.0f} whole weights fit)"
+        )
     regrowth = np.ceil(p * total_removed)
     mean_residual = 0.0
     for _ in range(max_iter):
@@ -168,7 +181,9 @@ def redistribute(proportions, total_removed: int, free_slots, cap: float = 0.99,
         residual = float(np.sum(r[over] - cap * free[over]))
         regrowth = np.where(over, cap * free, r)
         mean_residual = residual / len(p)
-        if residual <= 1e-9:  # the official loop stops at 0 (or after 1000 rounds); the overflow halves geometrically
+        if (
+            residual <= 1e-9
+        ):  # the official loop stops at 0 (or after 1000 rounds); the overflow halves geometrically
             break
     if not exact:
         return np.floor(regrowth).astype(np.int64)
@@ -253,12 +268,26 @@ class SparseMomentum:
     growth ∈ {"momentum", "random", "none"} (none = static sparsity); redistribution ∈ {"momentum", "none"}
     (none = every layer regrows what it lost)."""
 
-    def __init__(self, model, optimizer, density: float, total_steps: int, *, growth: str = "momentum",
-                 redistribution: str = "momentum", prune_rate: float = 0.5, seed: int = 0):
+    def __init__(
+        self,
+        model,
+        optimizer,
+        density: float,
+        total_steps: int,
+        *,
+        growth: str = "momentum",
+        redistribution: str = "momentum",
+        prune_rate: float = 0.5,
+        seed: int = 0,
+    ):
         if growth not in ("momentum", "random", "none"):
-            raise ValueError(f"SparseMomentum: `growth` must be 'momentum', 'random' or 'none', got {growth!r}")
+            raise ValueError(
+                f"SparseMomentum: `growth` must be 'momentum', 'random' or 'none', got {growth!r}"
+            )
         if redistribution not in ("momentum", "none"):
-            raise ValueError(f"SparseMomentum: `redistribution` must be 'momentum' or 'none', got {redistribution!r}")
+            raise ValueError(
+                f"SparseMomentum: `redistribution` must be 'momentum' or 'none', got {redistribution!r}"
+            )
         self.model, self.optimizer = model, optimizer
         self.growth, self.redistribution = growth, redistribution
         self.prune_rate0, self.total_steps = prune_rate, total_steps
@@ -313,14 +342,20 @@ class SparseMomentum:
             for key in ("momentum_buffer", "exp_avg", "exp_avg_sq"):
                 if key in st and m.any():
                     st[key][~m] = st[key][m].mean()
-        info = {"rate": rate, "removed": int(n_remove.sum()), "regrown": int(np.sum(regrow)),
-                "density": {n: float(new_masks[n].mean()) for n in names}}
+        info = {
+            "rate": rate,
+            "removed": int(n_remove.sum()),
+            "regrown": int(np.sum(regrow)),
+            "density": {n: float(new_masks[n].mean()) for n in names},
+        }
         self.history.append(info)
         return info
 
 
 # --- the toy experiment ------------------------------------------------------------------------------------
-def train_run(method: str, split, density: float, epochs: int, seed: int, sizes=(64, 256, 256, 10), lr: float = 0.2):
+def train_run(
+    method: str, split, density: float, epochs: int, seed: int, sizes=(64, 256, 256, 10), lr: float = 0.2
+):
     """method ∈ {"dense", "static", "random_regrowth", "sparse_momentum"}; returns (test_acc, density, cb)."""
     from ...nn import MLP
     from ...nn import functional as F
@@ -333,13 +368,25 @@ def train_run(method: str, split, density: float, epochs: int, seed: int, sizes=
     cbs = []
     cb = None
     if method != "dense":
-        growth, redist = {"static": ("none", "none"), "random_regrowth": ("random", "none"),
-                          "sparse_momentum": ("momentum", "momentum")}[method]
+        growth, redist = {
+            "static": ("none", "none"),
+            "random_regrowth": ("random", "none"),
+            "sparse_momentum": ("momentum", "momentum"),
+        }[method]
         # the model and optimizer hold the same θ objects after apply_masks (no right_inverse)
         cb = SparseMomentum(model, opt, density, total_steps, growth=growth, redistribution=redist, seed=seed)
         cbs = [cb]
-    fit(model, F.cross_entropy, (split.x_train, split.y_train), opt, epochs=epochs, batch_size=64, seed=seed,
-        progress=False, callbacks=cbs)
+    fit(
+        model,
+        F.cross_entropy,
+        (split.x_train, split.y_train),
+        opt,
+        epochs=epochs,
+        batch_size=64,
+        seed=seed,
+        progress=False,
+        callbacks=cbs,
+    )
     acc = evaluate(model, split.x_test, split.y_test)["accuracy"]
     if cb is None:
         return acc, 1.0, None
@@ -375,16 +422,22 @@ def demo(seed: int = 0, quick: bool = False, progress: bool = True) -> dict:
     d0 = densities[0]
     metrics["sm_minus_static"] = acc[(d0, "sparse_momentum")] - acc[(d0, "static")]
     metrics["sm_minus_random_regrowth"] = acc[(d0, "sparse_momentum")] - acc[(d0, "random_regrowth")]
-    holds = bool(all(acc[(d, "sparse_momentum")] >= max(acc[(d, "static")], acc[(d, "random_regrowth")])
-                     for d in densities))
+    holds = bool(
+        all(
+            acc[(d, "sparse_momentum")] >= max(acc[(d, "static")], acc[(d, "random_regrowth")])
+            for d in densities
+        )
+    )
     return {
         "metrics": metrics,
         "table": rows,
         "densities": np.array(densities),
         "layer_density_history": histories,
-        "claim": {"statement": "At a fixed 5–10 % density, sparse momentum comes closest to dense accuracy: it "
-                               "matches or beats both static random sparsity and random regrowth.",
-                  "holds": holds},
+        "claim": {
+            "statement": "At a fixed 5–10 % density, sparse momentum comes closest to dense accuracy: it "
+            "matches or beats both static random sparsity and random regrowth.",
+            "holds": holds,
+        },
     }
 
 
@@ -424,16 +477,32 @@ def reference_cases() -> list:
         return {"mask": prune_smallest(np.asarray(w), np.asarray(mask), int(n))}
 
     return [
-        ReferenceCase("redistribution_catalogue", {"mean_momenta": [0.3, 0.1], "total": 40, "free": [100, 100]},
-                      {"regrowth": np.array([30, 10])}, alloc,
-                      note="by hand: p = [0.75, 0.25] → ⌈0.75·40⌉ = 30, ⌈0.25·40⌉ = 10; caps (99) do not bind"),
-        ReferenceCase("redistribution_capped", {"mean_momenta": [0.3, 0.1], "total": 40, "free": [20, 100]},
-                      {"regrowth": np.array([19, 21])}, alloc,
-                      note="by hand: layer 0 capped at ⌊0.99·20⌋ = 19; the other 21 go to layer 1"),
-        ReferenceCase("regrow_largest_momentum", {"mask": [1, 0, 0, 0], "momentum": [9.0, 0.5, -0.9, 0.1], "n": 1},
-                      {"mask": np.array([1, 0, 1, 0])}, grow,
-                      note="by hand: zero entries have momenta [0.5, −0.9, 0.1]; the largest |M| is −0.9"),
-        ReferenceCase("prune_smallest_active", {"w": [0.0, 0.3, -0.1, 0.7], "mask": [0, 1, 1, 1], "n": 2},
-                      {"mask": np.array([0, 0, 0, 1])}, prune,
-                      note="by hand: active |w| = 0.3, 0.1, 0.7; remove the two smallest (0.1, 0.3)"),
+        ReferenceCase(
+            "redistribution_catalogue",
+            {"mean_momenta": [0.3, 0.1], "total": 40, "free": [100, 100]},
+            {"regrowth": np.array([30, 10])},
+            alloc,
+            note="by hand: p = [0.75, 0.25] → ⌈0.75·40⌉ = 30, ⌈0.25·40⌉ = 10; caps (99) do not bind",
+        ),
+        ReferenceCase(
+            "redistribution_capped",
+            {"mean_momenta": [0.3, 0.1], "total": 40, "free": [20, 100]},
+            {"regrowth": np.array([19, 21])},
+            alloc,
+            note="by hand: layer 0 capped at ⌊0.99·20⌋ = 19; the other 21 go to layer 1",
+        ),
+        ReferenceCase(
+            "regrow_largest_momentum",
+            {"mask": [1, 0, 0, 0], "momentum": [9.0, 0.5, -0.9, 0.1], "n": 1},
+            {"mask": np.array([1, 0, 1, 0])},
+            grow,
+            note="by hand: zero entries have momenta [0.5, −0.9, 0.1]; the largest |M| is −0.9",
+        ),
+        ReferenceCase(
+            "prune_smallest_active",
+            {"w": [0.0, 0.3, -0.1, 0.7], "mask": [0, 1, 1, 1], "n": 2},
+            {"mask": np.array([0, 0, 0, 1])},
+            prune,
+            note="by hand: active |w| = 0.3, 0.1, 0.7; remove the two smallest (0.1, 0.3)",
+        ),
     ]

@@ -181,8 +181,15 @@ class ST3Pruner:
     """Installs `SoftThreshold` on every prunable layer and, after each optimizer step (a `fit`
     callback), sets τ so that the ratio follows r_max·(1 − (1 − t/T)³) from `start_step` to `end_step`."""
 
-    def __init__(self, model, final_sparsity: float, start_step: int, end_step: int, sigma: bool = False,
-                 rescale: bool = True):
+    def __init__(
+        self,
+        model,
+        final_sparsity: float,
+        start_step: int,
+        end_step: int,
+        sigma: bool = False,
+        rescale: bool = True,
+    ):
         self.model, self.final, self.start, self.end = model, final_sparsity, start_step, end_step
         self.sigma = sigma
         self.layers = prunable_layers(model)
@@ -208,7 +215,13 @@ class GMPPruner:
     masked gradients (`Mask`), and pruned latent weights (and their optimizer state) set to zero."""
 
     def __init__(self, model, final_sparsity: float, start_step: int, end_step: int, sigma: bool = False):
-        self.model, self.final, self.start, self.end, self.sigma = model, final_sparsity, start_step, end_step, sigma
+        self.model, self.final, self.start, self.end, self.sigma = (
+            model,
+            final_sparsity,
+            start_step,
+            end_step,
+            sigma,
+        )
         self.layers = prunable_layers(model)
         apply_masks(model, {n: np.ones_like(latent_weight(m).data) for n, m in self.layers.items()})
         self.step = 0
@@ -225,8 +238,9 @@ class GMPPruner:
 
 
 # --- the toy experiment ------------------------------------------------------------------------------------
-def train_sparse(method: str, split, sparsity: float, epochs: int, seed: int, lr: float = 0.05,
-                 sizes=(64, 256, 256, 10)):
+def train_sparse(
+    method: str, split, sparsity: float, epochs: int, seed: int, lr: float = 0.05, sizes=(64, 256, 256, 10)
+):
     """Train an MLP (default 64-256-256-10) from scratch with `method` ∈ {"gmp", "st3"} ramping to `sparsity`."""
     from ...nn import MLP
     from ...nn import functional as F
@@ -243,8 +257,18 @@ def train_sparse(method: str, split, sparsity: float, epochs: int, seed: int, lr
     else:
         raise ValueError(f"train_sparse: `method` must be 'gmp' or 'st3', got {method!r}")
     opt = SGD(list(model.parameters()), lr=lr, momentum=0.9, weight_decay=1e-4)
-    fit(model, F.cross_entropy, (split.x_train, split.y_train), opt, epochs=epochs, batch_size=64, seed=seed,
-        progress=False, callbacks=[pruner], clip_grad_norm=3.0)
+    fit(
+        model,
+        F.cross_entropy,
+        (split.x_train, split.y_train),
+        opt,
+        epochs=epochs,
+        batch_size=64,
+        seed=seed,
+        progress=False,
+        callbacks=[pruner],
+        clip_grad_norm=3.0,
+    )
     acc = evaluate(model, split.x_test, split.y_test)["accuracy"]
     return acc, sparsity_report(model)[-1]["sparsity"]
 
@@ -262,24 +286,37 @@ def demo(seed: int = 0, quick: bool = False, progress: bool = True) -> dict:
     runs = [(s, m) for s in sparsities for m in ("gmp", "st3")]
     for s, method in progress_bar(runs, total=len(runs), desc="sparse training", enabled=progress):
         acc, achieved = train_sparse(method, split, s, epochs, seed, sizes=sizes)
-        rows.append({"sparsity": s, "method": "ST-3" if method == "st3" else "GMP (hard)",
-                     "achieved_sparsity": round(achieved, 5), "test_acc": acc})
+        rows.append(
+            {
+                "sparsity": s,
+                "method": "ST-3" if method == "st3" else "GMP (hard)",
+                "achieved_sparsity": round(achieved, 5),
+                "test_acc": acc,
+            }
+        )
     acc = {(r["sparsity"], r["method"]): r["test_acc"] for r in rows}
     gaps = {s: acc[(s, "ST-3")] - acc[(s, "GMP (hard)")] for s in sparsities}
     top = max(sparsities)
     metrics = {f"acc_st3_{s}": acc[(s, "ST-3")] for s in sparsities}
     metrics.update({f"acc_gmp_{s}": acc[(s, "GMP (hard)")] for s in sparsities})
-    metrics.update({"st3_minus_gmp_at_top": gaps[top], "st3_minus_gmp_mean": float(np.mean(list(gaps.values()))),
-                    "max_abs_gap": float(max(abs(g) for g in gaps.values()))})
+    metrics.update(
+        {
+            "st3_minus_gmp_at_top": gaps[top],
+            "st3_minus_gmp_mean": float(np.mean(list(gaps.values()))),
+            "max_abs_gap": float(max(abs(g) for g in gaps.values())),
+        }
+    )
     holds = bool(gaps[top] > 0 and metrics["st3_minus_gmp_mean"] >= 0)
     return {
         "metrics": metrics,
         "table": rows,
         "sparsities": np.array(sparsities),
-        "claim": {"statement": "At high sparsity (≥90 %, same cubic schedule and global magnitude criterion) ST-3 "
-                               "(soft threshold + straight-through + rescaling) reaches at least the accuracy of "
-                               "gradual hard magnitude pruning, and beats it at the highest sparsity.",
-                  "holds": holds},
+        "claim": {
+            "statement": "At high sparsity (≥90 %, same cubic schedule and global magnitude criterion) ST-3 "
+            "(soft threshold + straight-through + rescaling) reaches at least the accuracy of "
+            "gradual hard magnitude pruning, and beats it at the highest sparsity.",
+            "holds": holds,
+        },
     }
 
 
@@ -290,7 +327,10 @@ def plot(result) -> dict:
     fig, ax = plt.subplots(figsize=(5.5, 3.5))
     sp = result["sparsities"]
     for method, style in (("GMP (hard)", "o-"), ("ST-3", "s-")):
-        ys = [next(r["test_acc"] for r in result["table"] if r["sparsity"] == s and r["method"] == method) for s in sp]
+        ys = [
+            next(r["test_acc"] for r in result["table"] if r["sparsity"] == s and r["method"] == method)
+            for s in sp
+        ]
         ax.plot(100 * sp, ys, style, label=method)
     ax.set_xlabel("sparsity (%)")
     ax.set_ylabel("test accuracy")
@@ -320,14 +360,29 @@ def reference_cases() -> list:
     rho = (1.3 / 4 + 1e-6) / (1.55 / 4 + 1e-6)
     gamma = 1.01 / (rho + 0.01)
     return [
-        ReferenceCase("soft_threshold_catalogue", {"w": w[0], "tau": 0.3}, {"w_hat": np.array([0.2, 0.0, 0.0, -0.5])},
-                      soft, note="by hand: sign(w)·max(|w| − 0.3, 0); 2 of 4 zero (50 % sparse)", atol=1e-12),
-        ReferenceCase("st3_rescaled_with_ste_grad", {"w": w, "tau": 0.3},
-                      {"w_hat": gamma * np.array([[0.2, 0.0, 0.0, -0.5]]), "grad": np.ones((1, 4))}, st3,
-                      note="by hand: ρ = (1.3/4 + 1e-6)/(1.55/4 + 1e-6), γ = 1.01/(ρ + 0.01); "
-                           "the STE gradient of Σŵ w.r.t. w is all ones", atol=1e-12),
-        ReferenceCase("global_quantile_threshold", {"w1": [0.1, -0.4, 0.3], "w2": [0.2, -0.5], "ratio": 0.5},
-                      {"tau": np.array([0.3, 0.3])}, thresholds,
-                      note="by hand: sorted |w| = .1 .2 .3 .4 .5, the 0.5-quantile (linear) is the median 0.3",
-                      atol=1e-12),
+        ReferenceCase(
+            "soft_threshold_catalogue",
+            {"w": w[0], "tau": 0.3},
+            {"w_hat": np.array([0.2, 0.0, 0.0, -0.5])},
+            soft,
+            note="by hand: sign(w)·max(|w| − 0.3, 0); 2 of 4 zero (50 % sparse)",
+            atol=1e-12,
+        ),
+        ReferenceCase(
+            "st3_rescaled_with_ste_grad",
+            {"w": w, "tau": 0.3},
+            {"w_hat": gamma * np.array([[0.2, 0.0, 0.0, -0.5]]), "grad": np.ones((1, 4))},
+            st3,
+            note="by hand: ρ = (1.3/4 + 1e-6)/(1.55/4 + 1e-6), γ = 1.01/(ρ + 0.01); "
+            "the STE gradient of Σŵ w.r.t. w is all ones",
+            atol=1e-12,
+        ),
+        ReferenceCase(
+            "global_quantile_threshold",
+            {"w1": [0.1, -0.4, 0.3], "w2": [0.2, -0.5], "ratio": 0.5},
+            {"tau": np.array([0.3, 0.3])},
+            thresholds,
+            note="by hand: sorted |w| = .1 .2 .3 .4 .5, the 0.5-quantile (linear) is the median 0.3",
+            atol=1e-12,
+        ),
     ]

@@ -78,8 +78,12 @@ def _ode_H_values(H_fn, K, gradK, Kstar, lam=0.5, eps=0.3, alpha=1.0, gamma=1.0,
 
 
 def test_lyapunov_decreases_along_the_ode_quadratic_K():
-    H = _ode_H_values(lambda x, m, fv, lam, a, g, e: L.lyapunov(x, m, fv, lam, a, g, e, "quadratic"),
-                      None, lambda m: m, None)
+    H = _ode_H_values(
+        lambda x, m, fv, lam, a, g, e: L.lyapunov(x, m, fv, lam, a, g, e, "quadratic"),
+        None,
+        lambda m: m,
+        None,
+    )
     assert np.all(np.diff(H) <= 1e-10), f"H rose by {np.diff(H).max():.3g}"
     assert H[-1] < H[0] - 1.0
 
@@ -101,6 +105,7 @@ def test_lyapunov_decreases_along_the_ode_smoothed_l2_K():
 
 def test_a_wrong_lyapunov_function_fails_the_same_check():
     """Dropping the (γ/λ)𝒦*(λx) term breaks monotonicity: the check above can fail."""
+
     def H_wrong(x, m, fv, lam, a, g, e):
         return L.lyapunov(x, m, fv, lam, a, g, e, "quadratic") - g / lam * L.K_conjugate(lam * x, "quadratic")
 

@@ -31,8 +31,9 @@ def test_trajectory_loss_matches_brute_force_kl():
         e = np.exp(a - a.max(-1, keepdims=True))
         return e / e.sum(-1, keepdims=True)
 
-    expect = tau**2 * np.mean([sum(p * np.log(p / q) for p, q in zip(sm(past[i] / tau), sm(z[i] / tau)))
-                               for i in range(5)])
+    expect = tau**2 * np.mean(
+        [sum(p * np.log(p / q) for p, q in zip(sm(past[i] / tau), sm(z[i] / tau))) for i in range(5)]
+    )
     got = float(saf.trajectory_loss(Tensor(z), past, tau).data)
     assert np.isclose(got, expect, rtol=1e-12)
 
@@ -102,8 +103,17 @@ def test_saf_usable_from_fit():
     loss_fn = saf.SAFLoss(n, 2, E=1, kl_start=1)
     model = nn.MLP([4, 8, 2], rng=0)
     opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
-    hist = train.fit(model, loss_fn, (x, np.stack([y, np.arange(n)], 1)), opt, epochs=5, batch_size=16,
-                     callbacks=[loss_fn], eval_data=(x, y), progress=False)
+    hist = train.fit(
+        model,
+        loss_fn,
+        (x, np.stack([y, np.arange(n)], 1)),
+        opt,
+        epochs=5,
+        batch_size=16,
+        callbacks=[loss_fn],
+        eval_data=(x, y),
+        progress=False,
+    )
     assert loss_fn.kl_steps == 3 * 3  # epochs 2, 3, 4 × 3 batches
     assert hist["val_accuracy"][-1] > 0.8
 

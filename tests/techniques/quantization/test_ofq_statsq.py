@@ -77,8 +77,8 @@ def _scores_by_loop(x, Wq, Wk, H, scale):
     out = np.zeros((B, H, N, N))
     for b in range(B):
         for h in range(H):
-            q = x[b] @ Wq[h * d:(h + 1) * d].T
-            k = x[b] @ Wk[h * d:(h + 1) * d].T
+            q = x[b] @ Wq[h * d : (h + 1) * d].T
+            k = x[b] @ Wk[h * d : (h + 1) * d].T
             out[b, h] = q @ k.T * scale
     return out
 
@@ -97,7 +97,7 @@ def test_qkr_scores_equal_original_when_not_quantized(H):
     Wqk = O.qk_reparam_weight(Wq, Wk, H)  # per head W_q^hᵀ W_k^h
     d = 8 // H
     for h in range(H):
-        np.testing.assert_allclose(Wqk[h], Wq[h * d:(h + 1) * d].T @ Wk[h * d:(h + 1) * d], atol=1e-12)
+        np.testing.assert_allclose(Wqk[h], Wq[h * d : (h + 1) * d].T @ Wk[h * d : (h + 1) * d], atol=1e-12)
 
 
 def test_qkr_gradcheck():
@@ -119,8 +119,8 @@ def _hand_qk_grads(x, g, Wq_used_for_k, Wk_used_for_q, H, scale):
     gq, gk = np.zeros_like(Wq_used_for_k), np.zeros_like(Wq_used_for_k)
     for h in range(H):
         G = scale * sum(x[b].T @ g[b, h] @ x[b] for b in range(x.shape[0]))
-        gq[h * d:(h + 1) * d] = Wk_used_for_q[h * d:(h + 1) * d] @ G.T
-        gk[h * d:(h + 1) * d] = Wq_used_for_k[h * d:(h + 1) * d] @ G
+        gq[h * d : (h + 1) * d] = Wk_used_for_q[h * d : (h + 1) * d] @ G.T
+        gk[h * d : (h + 1) * d] = Wq_used_for_k[h * d : (h + 1) * d] @ G
     return gq, gk
 
 
@@ -132,7 +132,7 @@ def test_qk_ste_gradients_match_hand_derivation(reparam):
     Wk = Tensor(rng.normal(size=(6, 6)), requires_grad=True)
     g = rng.normal(size=(2, H, 5, 5))
     O.quantized_attention_scores(x, Wq, Wk, H, 2, reparam=reparam).backward(g)
-    scale = 3 ** -0.5
+    scale = 3**-0.5
     if reparam:  # QKR: the gradient flows through the latent W_q, W_k
         gq, gk = _hand_qk_grads(x, g, Wq.data, Wk.data, H, scale)
     else:  # separate StatsQ: each one's gradient is computed through the *quantized* other

@@ -14,7 +14,9 @@ def _numpy_ghost_bn(x, g, eps):
     axes = (0,) + tuple(range(2, x.ndim))
     for i in range(0, len(x), g):
         part = x[i : i + g]
-        out[i : i + g] = (part - part.mean(axis=axes, keepdims=True)) / np.sqrt(part.var(axis=axes, keepdims=True) + eps)
+        out[i : i + g] = (part - part.mean(axis=axes, keepdims=True)) / np.sqrt(
+            part.var(axis=axes, keepdims=True) + eps
+        )
     return out
 
 
@@ -27,7 +29,9 @@ def test_forward_equals_per_chunk_batchnorm(shape, g):
 
 def test_ghost_size_of_whole_batch_is_batch_norm():
     x = rf.tensor(np.random.default_rng(1).normal(size=(12, 4)))
-    np.testing.assert_allclose(gbn.ghost_batch_norm(x, None).data, F.batch_norm(x, training=True).data, atol=1e-12)
+    np.testing.assert_allclose(
+        gbn.ghost_batch_norm(x, None).data, F.batch_norm(x, training=True).data, atol=1e-12
+    )
 
 
 def test_running_statistics_one_ema_step_per_ghost_batch():

@@ -71,4 +71,6 @@ def test_demo_reports_honestly(demo_result):
     m = r["metrics"]
     assert m["params_lowrank"] <= m["params_lost"] < 0.2 * 24576  # the budgets are comparable and small
     assert m["acc_dense"] > max(m["acc_lost"], m["acc_lowrank"]) - 0.02
-    assert r["claim"]["holds"] == (m["lost_minus_lowrank_acc"] >= 0 and m["params_lowrank"] <= m["params_lost"])
+    assert r["claim"]["holds"] == (
+        m["lost_minus_lowrank_acc"] >= 0 and m["params_lowrank"] <= m["params_lost"]
+    )

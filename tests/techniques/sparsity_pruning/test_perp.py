@@ -50,7 +50,9 @@ def test_only_adapter_bias_and_norm_params_get_gradients():
     model = MLP([6, 8, 3], norm="layer", rng=np.random.default_rng(0))
     mask = B.magnitude_mask(model[0].weight.data, 0.5)
     B.apply_masks(model, {"0": mask})
-    parametrize.register_parametrization(model[0], "weight", perp.MaskLoRA(mask, rank=2, rng=np.random.default_rng(1)))
+    parametrize.register_parametrization(
+        model[0], "weight", perp.MaskLoRA(mask, rank=2, rng=np.random.default_rng(1))
+    )
     params = perp.select_peft_parameters(model)
     # bias 8 + 3, LN 8 + 8, A 2·6, B 8·2
     assert perp.count_trainable(model) == sum(p.data.size for p in params) == 8 + 3 + 16 + 12 + 16
@@ -64,8 +66,11 @@ def test_only_adapter_bias_and_norm_params_get_gradients():
 def test_gradcheck_masked_lora_delta():
     rng = np.random.default_rng(0)
     mask = (rng.random((3, 4)) < 0.5).astype(float)
-    rf.gradcheck(lambda A, Bm: (perp.masked_lora_delta(A, Bm, mask, 0.7) ** 2).sum(),
-                 rng.normal(size=(2, 4)), rng.normal(size=(3, 2)))
+    rf.gradcheck(
+        lambda A, Bm: (perp.masked_lora_delta(A, Bm, mask, 0.7) ** 2).sum(),
+        rng.normal(size=(2, 4)),
+        rng.normal(size=(3, 2)),
+    )
 
 
 def test_scalelora_starts_as_identity_and_keeps_zeros():

@@ -1,7 +1,6 @@
 """Sparse momentum: redistribution, pruning and growth by hand and by brute force, fixed density,
 masked weights stay zero while the dense momentum keeps flowing, and the demo's claim (quick mode)."""
 
-
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -80,7 +79,9 @@ def test_momentum_of_sgd_and_adam():
     adam.step()
     # m = 0.1 g, v = 0.001 g² → m/(√v + 1e-8) = 0.1 g /(√0.001 |g| + 1e-8)
     g = np.array([0.5, -2.0])
-    np.testing.assert_allclose(sm.momentum_of(adam, w2), 0.1 * g / (np.sqrt(0.001) * np.abs(g) + 1e-8), rtol=1e-6)
+    np.testing.assert_allclose(
+        sm.momentum_of(adam, w2), 0.1 * g / (np.sqrt(0.001) * np.abs(g) + 1e-8), rtol=1e-6
+    )
     with pytest.raises(ValueError, match="momentum"):
         sm.momentum_of(SGD([Parameter(np.ones(2))], lr=0.1), w)
 

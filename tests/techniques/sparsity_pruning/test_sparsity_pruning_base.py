@@ -34,8 +34,11 @@ def brute_bottom_k(scores, k):
     return out
 
 
-scores_st = st.lists(st.sampled_from([0.0, 0.5, 1.0, 1.5, -2.0, 3.25, 7.0]) | st.floats(-5, 5, allow_nan=False),
-                     min_size=0, max_size=60)
+scores_st = st.lists(
+    st.sampled_from([0.0, 0.5, 1.0, 1.5, -2.0, 3.25, 7.0]) | st.floats(-5, 5, allow_nan=False),
+    min_size=0,
+    max_size=60,
+)
 
 
 @settings(deadline=None, max_examples=40)
@@ -92,7 +95,12 @@ def test_selection_errors_name_the_argument():
 
 
 @settings(deadline=None, max_examples=25)
-@given(st.lists(st.integers(1, 40), min_size=1, max_size=4), st.floats(0, 1), st.integers(0, 5), st.integers(0, 10**6))
+@given(
+    st.lists(st.integers(1, 40), min_size=1, max_size=4),
+    st.floats(0, 1),
+    st.integers(0, 5),
+    st.integers(0, 10**6),
+)
 def test_sparsity_targets_are_met_exactly(sizes, s, min_keep, seed):
     rng = np.random.default_rng(seed)
     ws = [rng.normal(size=n) for n in sizes]
@@ -142,7 +150,9 @@ def test_cubic_and_one_shot_schedules_by_hand():
     assert B.cubic_schedule(10, 0.9, 0, 10) == pytest.approx(0.9)
     assert B.cubic_schedule(20, 0.9, 0, 10) == pytest.approx(0.9)
     assert B.cubic_schedule(5, 0.9, 0, 10, initial_sparsity=0.5) == pytest.approx(0.9 - 0.4 * 0.125)
-    assert B.one_shot_schedule(3, 0.8, prune_step=4) == 0.0 and B.one_shot_schedule(4, 0.8, prune_step=4) == 0.8
+    assert (
+        B.one_shot_schedule(3, 0.8, prune_step=4) == 0.0 and B.one_shot_schedule(4, 0.8, prune_step=4) == 0.8
+    )
     with pytest.raises(ValueError, match="end_step"):
         B.cubic_schedule(1, 0.5, 3, 3)
 
@@ -188,8 +198,10 @@ def test_masked_weights_stay_exactly_zero_after_steps(opt_name, dense_grad):
     rng = np.random.default_rng(0)
     lin = _layer()
     x, y = rng.normal(size=(16, 5)), rng.normal(size=(16, 4))
-    make = {"sgd_momentum": lambda ps: SGD(ps, lr=0.1, momentum=0.9, weight_decay=1e-3),
-            "adam": lambda ps: Adam(ps, lr=0.05, weight_decay=1e-3)}[opt_name]
+    make = {
+        "sgd_momentum": lambda ps: SGD(ps, lr=0.1, momentum=0.9, weight_decay=1e-3),
+        "adam": lambda ps: Adam(ps, lr=0.05, weight_decay=1e-3),
+    }[opt_name]
     opt = make([lin.weight, lin.bias])
 
     def step():

@@ -55,8 +55,12 @@ def _sm(model, s):
     def make(opt):
         holder["cb"] = m.SparseMomentum(model, opt, density=1 - s, total_steps=10, seed=0)
 
-    return {"kind": "dynamic-per-layer", "hook": hook, "needs_optimizer": make,
-            "update": lambda: holder["cb"].update(0.3)}
+    return {
+        "kind": "dynamic-per-layer",
+        "hook": hook,
+        "needs_optimizer": make,
+        "update": lambda: holder["cb"].update(0.3),
+    }
 
 
 def _perp(model, s):
@@ -66,7 +70,9 @@ def _perp(model, s):
     masks = B.layerwise_magnitude_masks({n: mod.weight.data for n, mod in hidden.items()}, s)
     B.apply_masks(model, masks)
     for n, mod in hidden.items():
-        parametrize.register_parametrization(mod, "weight", m.MaskLoRA(masks[n], rank=2, rng=np.random.default_rng(0)))
+        parametrize.register_parametrization(
+            mod, "weight", m.MaskLoRA(masks[n], rank=2, rng=np.random.default_rng(0))
+        )
         mod.parametrizations.weight[1].lora_B.data[:] = 0.1  # a non-trivial adapter
     m.select_peft_parameters(model)
     return {"kind": "static-per-layer", "hook": lambda opt: None}
@@ -88,15 +94,27 @@ def _lost(model, s):
 
     for name, mod in list(B.prunable_layers(model).items()):
         n_in = mod.in_features
-        new = m.LOSTLinear(n_in, mod.out_features, rank=1, n_channels=n_in - round(s * n_in),
-                           init_weight=mod.weight.data, rng=np.random.default_rng(0))
+        new = m.LOSTLinear(
+            n_in,
+            mod.out_features,
+            rank=1,
+            n_channels=n_in - round(s * n_in),
+            init_weight=mod.weight.data,
+            rng=np.random.default_rng(0),
+        )
         new.bias.data[:] = mod.bias.data
         setattr(model, name, new)
     return {"kind": "lost-channels", "hook": lambda opt: None}
 
 
-ADAPTERS = {"lost-lowrank-sparse": _lost, "global-magnitude-pruning": _gmp, "st3-soft-threshold": _st3, "sparse-momentum": _sm,
-            "perp": _perp, "lrp-pruning": _lrp}
+ADAPTERS = {
+    "lost-lowrank-sparse": _lost,
+    "global-magnitude-pruning": _gmp,
+    "st3-soft-threshold": _st3,
+    "sparse-momentum": _sm,
+    "perp": _perp,
+    "lrp-pruning": _lrp,
+}
 
 
 def test_every_family_technique_has_a_contract_adapter():
@@ -133,7 +151,9 @@ def _check_target(kind, eff, s):
             assert kept == w.shape[1] - round(s * w.shape[1]), (n, kept)
     elif kind == "static-units":
         hidden = SIZES[1] + SIZES[2]
-        dead = sum(int(np.sum(np.all(w == 0, axis=0))) for w in list(eff.values())[1:])  # units with no outgoing weight
+        dead = sum(
+            int(np.sum(np.all(w == 0, axis=0))) for w in list(eff.values())[1:]
+        )  # units with no outgoing weight
         assert abs(dead - round(s * hidden)) <= 0, (dead, s * hidden)
 
 
