@@ -16,7 +16,14 @@ Every technique module `refimpl/techniques/<family>/<name>.py` declares, at modu
         "equations": ["x̂ = (x − μ_B)/√(σ²_B + ε) over each ghost batch of size B_ghost", ...],
     }
 
-and two functions, imported only when asked for:
+A technique is either a single module (the wave-1 form, being migrated) or a **package**
+`refimpl/techniques/<family>/<name>/` (the form every technique moves to; see CONTRIBUTING.md):
+
+    __init__.py     the paper card (CATALOG_ENTRY), the derivation in the docstring, the method
+    experiment.py   run(quick=False, seeds=None, progress=True) -> refimpl.experiments.Result, plot(result)
+    cases.py        reference_cases() -> list[ReferenceCase]
+
+A single module instead holds CATALOG_ENTRY and two functions, imported only when asked for:
 
     demo(seed=0, quick=False, progress=True) -> dict    # the toy experiment (see `check_demo_result`)
     reference_cases() -> list[ReferenceCase]             # small cases with independently derived values
@@ -132,6 +139,18 @@ class Technique:
     source_file: str
 
     @property
+    def is_package(self) -> bool:
+        """True for the package layout (method, experiment.py, cases.py); False for a single module."""
+        return Path(self.source_file).name == "__init__.py"
+
+    @property
+    def experiment(self):
+        """The package's `experiment` module (its `run` returns a `refimpl.experiments.Result`)."""
+        if not self.is_package:
+            raise AttributeError(f"{self.slug} is a single module: it has `demo`, not an experiment module")
+        return importlib.import_module(self.module + ".experiment")
+
+    @property
     def arxiv_url(self) -> str:
         return f"https://arxiv.org/abs/{self.arxiv}" if self.arxiv else ""
 
@@ -144,11 +163,13 @@ class Technique:
 
     @property
     def reference_cases(self) -> Callable[[], list]:
+        if self.is_package:
+            return importlib.import_module(self.module + ".cases").reference_cases
         return self.load().reference_cases
 
     @property
     def plot(self):
-        return getattr(self.load(), "plot", None)
+        return getattr(self.experiment if self.is_package else self.load(), "plot", None)
 
 
 def _read_entry(path: Path) -> dict | None:
@@ -166,7 +187,18 @@ def _read_entry(path: Path) -> dict | None:
 
 def _module_name(path: Path) -> str:
     rel = path.relative_to(PACKAGE_DIR.parent).with_suffix("")
-    return ".".join(rel.parts)
+    parts = rel.parts[:-1] if rel.name == "__init__" else rel.parts
+    return ".".join(parts)
+
+
+def _technique_files():
+    """techniques/<family>/<name>.py (single modules) and techniques/<family>/<name>/__init__.py."""
+    for family in sorted(p for p in TECHNIQUES_DIR.iterdir() if p.is_dir() and not p.name.startswith("_")):
+        for path in sorted(family.iterdir()):
+            if path.suffix == ".py" and not path.name.startswith("_"):
+                yield path
+            elif path.is_dir() and (path / "__init__.py").is_file():
+                yield path / "__init__.py"
 
 
 def _validate(entry: dict, path: Path) -> None:
@@ -185,9 +217,7 @@ def entries() -> dict:
     global _CACHE
     if _CACHE is None:
         found = {}
-        for path in sorted(TECHNIQUES_DIR.rglob("*.py")):
-            if path.name.startswith("_"):
-                continue
+        for path in _technique_files():
             entry = _read_entry(path)
             if entry is None:
                 continue
@@ -242,6 +272,25 @@ def check_demo_result(result) -> None:
     claim = result["claim"]
     if not isinstance(claim.get("statement"), str) or not isinstance(claim.get("holds"), (bool, np.bool_)):
         raise ValueError("demo 'claim' must be {'statement': str, 'holds': bool}")
+
+
+CARD_MARKER = (
+    "<!-- card: generated from CATALOG_ENTRY by tools/sync_cards.py; edit the entry, not this cell -->"
+)
+
+
+def card_markdown(t: Technique) -> str:
+    """The paper card as Markdown: the first cell of the technique's notebook (kept equal by a test)."""
+    eqs = "\n".join(f"- `{e}`" for e in t.equations)
+    return (
+        f"# {t.title}\n\n"
+        f"**{t.authors}** ({t.year}) · [arXiv:{t.arxiv}]({t.arxiv_url}) · family `{t.family}` · "
+        f"`refimpl run {t.slug}`\n\n"
+        f"{t.summary}\n\n"
+        f"**Key equations**\n\n{eqs}\n\n"
+        f"**Verified: {t.verified}.** {t.verification_note}\n\n"
+        f"{CARD_MARKER}"
+    )
 
 
 def markdown_table() -> str:

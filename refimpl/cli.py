@@ -2,7 +2,8 @@
 
 refimpl list [--family F]
 refimpl show SLUG
-refimpl run SLUG [--seed N] [--quick] [--out DIR] [--no-progress]
+refimpl run SLUG [--quick] [--seeds N ...] [--seed N] [--out DIR] [--no-progress]
+refimpl record [SLUG ...] [--all] [--family F] [--stale]
 refimpl vectors SLUG [--out PATH] [--format safetensors|npz|json]
 refimpl vectors --all [--out DIR] [--format ...]
 """
@@ -70,11 +71,86 @@ def _cmd_show(args) -> int:
         f"{textwrap.fill(t.summary, 100)}\n\nKey equations:\n{eqs}\n\n"
         f"Verified: {t.verified} — {textwrap.fill(t.verification_note, 100, subsequent_indent='  ')}"
     )
+    if t.is_package:
+        from .experiments import freshness, recorded
+
+        state, r = freshness(t.slug), recorded(t.slug)
+        print(
+            f"\nRecorded full result: {state}"
+            + ("" if r is None else f" (seeds {r.seeds}, {r.seconds:.0f} s)")
+        )
+        for line in [] if r is None else r.verdict_lines():
+            print(textwrap.fill(line, 100, subsequent_indent="  "))
+    return 0
+
+
+def _run_package(t, args, out_dir) -> int:
+    """`refimpl run` for a technique on the harness: its Result, printed, saved as result.json, plotted."""
+    seeds = args.seeds if args.seeds else None
+    print(f"running {t.slug} ({'quick' if args.quick else 'full'} run) — {t.title}")
+    result = t.experiment.run(quick=args.quick, seeds=seeds, progress=not args.no_progress)
+    result.validate()
+    print()
+    for p in result.premises:
+        iv = p["interval"]
+        state = "present" if p["present"] else "ABSENT"
+        print(f"premise {state}: {p['statement']} ({p['metric']} of {p['method']} = {iv['mean']:.4g})")
+    print("\nselected on the validation split:")
+    for m, hp in result.selected.items():
+        chosen = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in hp.items())
+        print(f"  {m}: {chosen or 'nothing to tune'}")
+    print()
+    print(format_table(result.summary_rows()))
+    print()
+    for line in result.verdict_lines():
+        print(textwrap.fill(line, 110, subsequent_indent="  "))
+    os.makedirs(out_dir, exist_ok=True)
+    path = os.path.join(out_dir, "result.json")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(result.to_json())
+    written = []
+    if t.plot is not None:
+        from .plotting import save
+
+        for name, fig in t.plot(result).items():
+            written.append(save(fig, os.path.join(out_dir, f"{name}.png")))
+    print(f"\n{result.seconds:.1f} s; wrote {path}")
+    for p in written:
+        print(f"plot: {p}")
+    return 0
+
+
+def _cmd_record(args) -> int:
+    from .experiments import freshness, record
+
+    table = catalog.entries()
+    if args.all or args.family:
+        slugs = [s for s, t in table.items() if t.is_package and (not args.family or t.family == args.family)]
+    else:
+        slugs = [catalog.get(s).slug for s in args.slugs]
+    if not slugs:
+        print(
+            "refimpl record: give SLUGs, --family F or --all (techniques on the harness only)",
+            file=sys.stderr,
+        )
+        return 2
+    for slug in slugs:
+        if not table[slug].is_package:
+            print(f"refimpl record: {slug} is not on the harness yet (single-module form)", file=sys.stderr)
+            return 2
+        if args.stale and freshness(slug) == "fresh":
+            print(f"{slug}: fresh, skipped")
+            continue
+        start = time.perf_counter()
+        path = record(slug, progress=not args.no_progress)
+        print(f"{slug}: recorded in {time.perf_counter() - start:.0f} s -> {path}")
     return 0
 
 
 def _cmd_run(args) -> int:
     t = catalog.get(args.slug)
+    if t.is_package:
+        return _run_package(t, args, os.path.join(args.out, t.slug))
     out_dir = os.path.join(args.out, t.slug)
     print(f"running {t.slug} (seed={args.seed}, quick={args.quick}) — {t.title}")
     start = time.perf_counter()
@@ -172,11 +248,26 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run the demo, print its table, save plots.",
     )
     s.add_argument("slug")
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--seed", type=int, default=0, help="seed of a single-module technique's demo")
+    s.add_argument(
+        "--seeds", type=int, nargs="+", help="seeds of an experiment on the harness (default: its own)"
+    )
     s.add_argument("--quick", action="store_true", help="the few-second version used by the tests")
     s.add_argument("--out", default="refimpl-out", help="folder for plots and metrics (default: refimpl-out)")
     s.add_argument("--no-progress", action="store_true", help="no progress bar")
     s.set_defaults(fn=_cmd_run)
+
+    s = sub.add_parser(
+        "record",
+        help="record full results",
+        description="Run full experiments and write refimpl/results/<slug>.json (the tests check freshness).",
+    )
+    s.add_argument("slugs", nargs="*", metavar="SLUG")
+    s.add_argument("--all", action="store_true", help="every technique on the harness")
+    s.add_argument("--family", help="every technique of this family on the harness")
+    s.add_argument("--stale", action="store_true", help="only results that are missing or stale")
+    s.add_argument("--no-progress", action="store_true", help="no progress bar")
+    s.set_defaults(fn=_cmd_record)
 
     s = sub.add_parser(
         "vectors", help="export reference cases", description="Write reference cases for cross-checking."

@@ -149,7 +149,9 @@ def straight_through(x: Tensor, value, pass_mask=None) -> Tensor:
     """
     value = np.asarray(value)
     if value.shape != x.data.shape:
-        raise ValueError(f"straight_through: `value` must have the shape of x {x.data.shape}, got {value.shape}")
+        raise ValueError(
+            f"straight_through: `value` must have the shape of x {x.data.shape}, got {value.shape}"
+        )
     if pass_mask is not None:
         pass_mask = np.asarray(pass_mask)
     return _StraightThrough.apply(x, value=value, pass_mask=pass_mask)

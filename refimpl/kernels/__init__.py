@@ -43,6 +43,7 @@ __all__ = [
     "backend",
     "set_backend",
     "numba_disabled",
+    "NumbaTwin",
 ]
 
 ENV_DISABLE = "REFIMPL_DISABLE_NUMBA"
@@ -56,6 +57,46 @@ def numba_disabled() -> bool:
 
 
 _numba_disabled = numba_disabled
+
+
+class NumbaTwin:
+    """The one dispatch helper for the Numba kernels of technique families.
+
+    ``KERNELS = NumbaTwin("refimpl.techniques.quantization._kernels")`` at module level; ``KERNELS.get()``
+    returns that module (imported on first use, so ``import refimpl`` never imports numba) or ``None``
+    when REFIMPL_DISABLE_NUMBA is set or numba cannot be imported, in which case the caller runs its
+    plain-NumPy twin.  ``KERNELS.backend(name)`` reports or forces ``"numba"``/``"numpy"`` (``"auto"``
+    re-resolves), for tests and benchmarks.
+    """
+
+    def __init__(self, module: str):
+        self.module = module
+        self._mod = None  # None: not resolved yet; False: the NumPy twins
+
+    def get(self):
+        if self._mod is None:
+            self._mod = False
+            if not numba_disabled():
+                import importlib
+
+                try:
+                    self._mod = importlib.import_module(self.module)
+                except ImportError:  # numba missing: the twins give identical results
+                    self._mod = False
+        return self._mod or None
+
+    def backend(self, name: str | None = None) -> str:
+        if name == "numpy":
+            self._mod = False
+        elif name == "numba":
+            import importlib
+
+            self._mod = importlib.import_module(self.module)
+        elif name == "auto":
+            self._mod = None
+        elif name is not None:
+            raise ValueError(f"backend: `name` must be 'numba', 'numpy', 'auto' or None, got {name!r}")
+        return "numba" if self.get() is not None else "numpy"
 
 
 def _resolve():

@@ -47,8 +47,14 @@ def _pair(v, name):
 
 
 # --- losses ----------------------------------------------------------------------------------
-def cross_entropy(input, target, weight=None, ignore_index: int = -100, reduction: str = "mean",
-                  label_smoothing: float = 0.0):
+def cross_entropy(
+    input,
+    target,
+    weight=None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+):
     """Softmax cross-entropy of logits `input` (N, C) or (N, C, d₁, …) with class indices `target`
     (N,) / (N, d₁, …), or class probabilities of the input's shape.  PyTorch's semantics."""
     _check_reduction(reduction)
@@ -79,10 +85,14 @@ def cross_entropy(input, target, weight=None, ignore_index: int = -100, reductio
             )
     else:
         if target.dtype.kind not in "iu":
-            raise TypeError(f"cross_entropy: `target` must hold integer class indices, got dtype {target.dtype}")
+            raise TypeError(
+                f"cross_entropy: `target` must hold integer class indices, got dtype {target.dtype}"
+            )
         expected = (input.shape[0],) + extra
         if target.shape != expected:
-            raise ValueError(f"cross_entropy: `target` must have shape {expected} for input {input.shape}, got {target.shape}")
+            raise ValueError(
+                f"cross_entropy: `target` must have shape {expected} for input {input.shape}, got {target.shape}"
+            )
         lo, hi = (int(target.min()), int(target.max())) if target.size else (0, 0)
         if lo < 0 or hi >= c:  # only then look for the offending entry (ignore_index may explain it)
             bad = (target != ignore_index) & ((target < 0) | (target >= c))
@@ -99,8 +109,15 @@ def cross_entropy(input, target, weight=None, ignore_index: int = -100, reductio
             target = ops.reshape(ops.permute(target, perm), (-1, c))
         else:
             target = target.reshape(-1)
-    out = CrossEntropy.apply(input, target, weight=w, reduction=reduction,
-                             label_smoothing=label_smoothing, ignore_index=ignore_index, plain=plain)
+    out = CrossEntropy.apply(
+        input,
+        target,
+        weight=w,
+        reduction=reduction,
+        label_smoothing=label_smoothing,
+        ignore_index=ignore_index,
+        plain=plain,
+    )
     if reduction == "none" and extra:
         out = ops.reshape(out, (-1,) + extra)
     elif reduction == "none" and single:
@@ -117,9 +134,15 @@ def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: st
         raise ValueError(f"nll_loss: `target` must have shape ({n},), got {target.shape}")
     valid = target != ignore_index
     if ((target[valid] < 0) | (target[valid] >= c)).any():
-        raise ValueError(f"nll_loss: `target` values must be in [0, {c - 1}], got {target[valid].min()}..{target[valid].max()}")
+        raise ValueError(
+            f"nll_loss: `target` values must be in [0, {c - 1}], got {target[valid].min()}..{target[valid].max()}"
+        )
     idx = np.where(valid, target, 0)
-    w = np.ones(c, dtype=input.dtype) if weight is None else np.asarray(getattr(weight, "data", weight), dtype=input.dtype)
+    w = (
+        np.ones(c, dtype=input.dtype)
+        if weight is None
+        else np.asarray(getattr(weight, "data", weight), dtype=input.dtype)
+    )
     wy = (w[idx] * valid).astype(input.dtype)
     picked = ops.getitem(input, (np.arange(n), idx)) * wy
     if reduction == "none":
@@ -135,7 +158,9 @@ def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: st
 def mse_loss(input, target, reduction: str = "mean"):
     _check_reduction(reduction)
     if tuple(np.shape(getattr(target, "data", target))) != tuple(input.shape):
-        raise ValueError(f"mse_loss: `target` shape {np.shape(getattr(target, 'data', target))} differs from input {input.shape}")
+        raise ValueError(
+            f"mse_loss: `target` shape {np.shape(getattr(target, 'data', target))} differs from input {input.shape}"
+        )
     d = input - target
     sq = d * d
     return sq if reduction == "none" else (ops.sum(sq) if reduction == "sum" else ops.mean(sq))
@@ -151,8 +176,10 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction: str 
     """ℓ = −[y log σ(z) + (1−y) log(1−σ(z))], computed stably from the logits z."""
     _check_reduction(reduction)
     if tuple(np.shape(getattr(target, "data", target))) != tuple(input.shape):
-        raise ValueError("binary_cross_entropy_with_logits: `target` must have the input's shape "
-                         f"{input.shape}, got {np.shape(getattr(target, 'data', target))}")
+        raise ValueError(
+            "binary_cross_entropy_with_logits: `target` must have the input's shape "
+            f"{input.shape}, got {np.shape(getattr(target, 'data', target))}"
+        )
     w = None if weight is None else np.asarray(getattr(weight, "data", weight), dtype=input.dtype)
     return BCEWithLogits.apply(input, target, weight=w, reduction=reduction)
 
@@ -188,7 +215,9 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups: in
         padding = _pair(padding, "padding")
     h, w = input.shape[2:]
     if h + 2 * padding[0] < dilation[0] * (kh - 1) + 1 or w + 2 * padding[1] < dilation[1] * (kw - 1) + 1:
-        raise ValueError(f"conv2d: kernel {(kh, kw)} (dilation {dilation}) is larger than the padded input {(h, w)}")
+        raise ValueError(
+            f"conv2d: kernel {(kh, kw)} (dilation {dilation}) is larger than the padded input {(h, w)}"
+        )
     if bias is not None and tuple(bias.shape) != (o,):
         raise ValueError(f"conv2d: `bias` must have shape ({o},), got {bias.shape}")
     args = (input, weight) if bias is None else (input, weight, bias)
@@ -218,7 +247,9 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1):
     padding = _pair(padding, "padding")
     if padding[0] > kernel[0] // 2 or padding[1] > kernel[1] // 2:
         raise ValueError(f"max_pool2d: `padding` {padding} must be at most half the kernel {kernel}")
-    return MaxPool2d.apply(input, kernel=kernel, stride=stride, padding=padding, dilation=_pair(dilation, "dilation"))
+    return MaxPool2d.apply(
+        input, kernel=kernel, stride=stride, padding=padding, dilation=_pair(dilation, "dilation")
+    )
 
 
 def avg_pool2d(input, kernel_size, stride=None, padding=0):
@@ -271,7 +302,9 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-
     normalized_shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
     k = len(normalized_shape)
     if tuple(input.shape[-k:]) != normalized_shape:
-        raise ValueError(f"layer_norm: input's last dimensions {tuple(input.shape[-k:])} must equal normalized_shape {normalized_shape}")
+        raise ValueError(
+            f"layer_norm: input's last dimensions {tuple(input.shape[-k:])} must equal normalized_shape {normalized_shape}"
+        )
     xhat = Normalize.apply(input, axes=tuple(range(input.ndim - k, input.ndim)), eps=eps)
     return _affine(xhat, weight, bias, None)
 
@@ -286,8 +319,16 @@ def group_norm(input, num_groups: int, weight=None, bias=None, eps: float = 1e-5
     return _affine(xhat, weight, bias, shape)
 
 
-def batch_norm(input, running_mean=None, running_var=None, weight=None, bias=None, training: bool = False,
-               momentum: float = 0.1, eps: float = 1e-5):
+def batch_norm(
+    input,
+    running_mean=None,
+    running_var=None,
+    weight=None,
+    bias=None,
+    training: bool = False,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+):
     """Batch normalisation over all axes but the channel axis 1.  In training, batch statistics are used
     and the running statistics (ndarrays, updated in place) move by `momentum` — the running variance
     with the unbiased batch variance, as PyTorch does.  In eval, the running statistics are used."""
@@ -299,7 +340,9 @@ def batch_norm(input, running_mean=None, running_var=None, weight=None, bias=Non
     if training:
         count = input.data.size // c
         if count <= 1:
-            raise ValueError(f"batch_norm: training needs more than one value per channel, got input shape {input.shape}")
+            raise ValueError(
+                f"batch_norm: training needs more than one value per channel, got input shape {input.shape}"
+            )
         xhat = Normalize.apply(input, axes=axes, eps=eps)
         if running_mean is not None:
             ctx_mean = input.data.mean(axis=axes)
@@ -321,7 +364,9 @@ def rms_norm(input, normalized_shape, weight=None, eps: float | None = None):
     normalized_shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
     k = len(normalized_shape)
     if tuple(input.shape[-k:]) != normalized_shape:
-        raise ValueError(f"rms_norm: input's last dimensions {tuple(input.shape[-k:])} must equal normalized_shape {normalized_shape}")
+        raise ValueError(
+            f"rms_norm: input's last dimensions {tuple(input.shape[-k:])} must equal normalized_shape {normalized_shape}"
+        )
     eps = float(np.finfo(input.dtype).eps) if eps is None else eps
     ms = ops.mean(input * input, axis=tuple(range(input.ndim - k, input.ndim)), keepdims=True)
     y = input / ops.sqrt(ms + eps)
@@ -329,16 +374,28 @@ def rms_norm(input, normalized_shape, weight=None, eps: float | None = None):
 
 
 # --- attention ---------------------------------------------------------------------------------
-def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p: float = 0.0,
-                                 is_causal: bool = False, scale: float | None = None, generator=None):
+def scaled_dot_product_attention(
+    query,
+    key,
+    value,
+    attn_mask=None,
+    dropout_p: float = 0.0,
+    is_causal: bool = False,
+    scale: float | None = None,
+    generator=None,
+):
     """softmax(Q Kᵀ · scale + mask) V over the last two axes (…, L, E).  A boolean `attn_mask` marks
     the positions that may be attended to (True = keep), a float mask is added to the scores (a Tensor
     mask that requires grad is differentiated: a learned attention bias); `is_causal` keeps j ≤ i.
     A row with every position masked gives NaN here; PyTorch's fused kernels may give 0 instead."""
     if query.shape[-1] != key.shape[-1]:
-        raise ValueError(f"scaled_dot_product_attention: query and key feature sizes differ: {query.shape} vs {key.shape}")
+        raise ValueError(
+            f"scaled_dot_product_attention: query and key feature sizes differ: {query.shape} vs {key.shape}"
+        )
     if key.shape[-2] != value.shape[-2]:
-        raise ValueError(f"scaled_dot_product_attention: key and value lengths differ: {key.shape} vs {value.shape}")
+        raise ValueError(
+            f"scaled_dot_product_attention: key and value lengths differ: {key.shape} vs {value.shape}"
+        )
     scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
     scores = ops.matmul(query, ops.transpose(key, -1, -2)) * scale
     lq, lk = query.shape[-2], key.shape[-2]
@@ -356,7 +413,9 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p: f
         else:
             scores = scores + attn_mask.astype(scores.dtype, copy=False)
     if keep is not None:
-        scores = ops.where(np.broadcast_to(keep, scores.shape), scores, np.asarray(-np.inf, dtype=scores.dtype))
+        scores = ops.where(
+            np.broadcast_to(keep, scores.shape), scores, np.asarray(-np.inf, dtype=scores.dtype)
+        )
     attn = ops.softmax(scores, -1)
     if dropout_p > 0:
         attn = dropout(attn, dropout_p, True, generator)

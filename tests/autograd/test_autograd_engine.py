@@ -120,7 +120,6 @@ def test_leaf_grads_never_share_memory():
     np.testing.assert_array_equal(b.grad, [1.0, 1.0])
 
 
-
 def test_leaf_grad_does_not_alias_the_callers_upstream_gradient():
     x = leaf([1.0, 2.0])
     y = x + 0.0

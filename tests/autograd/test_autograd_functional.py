@@ -11,11 +11,11 @@ import math
 
 import numpy as np
 import pytest
+from closeness import close as _close
 
 import refimpl.nn.functional as F
 from refimpl import gradcheck, tensor
 from refimpl.autograd import ops
-from closeness import close as _close
 
 close = functools.partial(_close, rtol=1e-10)  # losses and norms sum many terms: a looser default rtol
 
@@ -124,7 +124,6 @@ def test_cross_entropy_single_sample():
     z = randn(4)
     close(F.cross_entropy(T(z), np.array(2)).data, ce_reference(z[None], np.array([2])))
     assert gradcheck(lambda t: F.cross_entropy(t, np.array(2)), z)
-
 
 
 def test_cross_entropy_single_sample_probability_target():

@@ -100,7 +100,6 @@ def test_wrong_vjp_fails_random_mode_with_errors_in_message():
         gradcheck(lambda x, y: BadSecondInput.apply(x, y), _x(), _x((4,), seed=2), mode="random")
 
 
-
 def test_random_mode_message_names_the_input():
     with pytest.raises(GradcheckError, match=r"input 1"):
         gradcheck(lambda x, y: BadSecondInput.apply(x, y), _x(), _x((4,), seed=2), mode="random")

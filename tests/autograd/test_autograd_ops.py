@@ -11,6 +11,7 @@ import math
 import numpy as np
 import pytest
 import scipy.special
+from closeness import close
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import mutually_broadcastable_shapes
@@ -18,7 +19,6 @@ from hypothesis.extra.numpy import mutually_broadcastable_shapes
 import refimpl
 from refimpl import gradcheck, tensor
 from refimpl.autograd import ops
-from closeness import close
 
 
 def rng(seed=0):

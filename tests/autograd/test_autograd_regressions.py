@@ -117,7 +117,12 @@ def test_pow_zero_exponent_at_zero():
 # 6. no_grad holds through ops whose result equals their input
 @pytest.mark.parametrize(
     "op",
-    [lambda x: x.expand(x.shape), lambda x: x.squeeze(0), lambda x: x.squeeze(), lambda x: ops.broadcast_to(x, (2, 3))],
+    [
+        lambda x: x.expand(x.shape),
+        lambda x: x.squeeze(0),
+        lambda x: x.squeeze(),
+        lambda x: ops.broadcast_to(x, (2, 3)),
+    ],
 )
 def test_no_grad_holds_for_identity_shaped_ops(op):
     x = leaf(np.ones((2, 3)))

@@ -19,3 +19,18 @@ def run_demo(slug: str, seed: int = 0):
 def demo_result():
     """demo_result(slug, seed=0) → the quick demo's result dict (cached for the session)."""
     return run_demo
+
+
+_QUICK = {}
+
+
+def run_quick(slug: str):
+    if slug not in _QUICK:
+        _QUICK[slug] = catalog.get(slug).experiment.run(quick=True, progress=False)
+    return _QUICK[slug]
+
+
+@pytest.fixture
+def quick_result():
+    """quick_result(slug) → the quick harness run's Result (cached for the session)."""
+    return run_quick

@@ -31,10 +31,15 @@ def test_metadata_complete(slug):
     assert len(t.equations) >= 1
     assert (ROOT / t.notebook).is_file(), f"notebook {t.notebook} is missing"
     assert t.notebook == f"notebooks/{t.family}/{slug}.ipynb"
-    assert Path(t.source_file).parent.name == t.family.replace("-", "_")
+    family_dir = Path(t.source_file).parent.parent if t.is_package else Path(t.source_file).parent
+    assert family_dir.name == t.family.replace("-", "_")
     mod = t.load()
-    assert f"arXiv: {t.arxiv}" in (mod.__doc__ or ""), "the module docstring must carry the arXiv line"
-    assert callable(mod.demo) and callable(mod.reference_cases)
+    if t.is_package:  # the card is CATALOG_ENTRY alone; the experiment and cases sit beside the method
+        assert callable(t.experiment.run) and callable(t.reference_cases)
+        assert not hasattr(mod, "demo"), "the method module holds no experiment"
+    else:
+        assert f"arXiv: {t.arxiv}" in (mod.__doc__ or ""), "the module docstring must carry the arXiv line"
+        assert callable(mod.demo) and callable(mod.reference_cases)
 
 
 @pytest.mark.parametrize("slug", SLUGS)
@@ -48,7 +53,11 @@ def test_reference_cases_pass(slug):
         case.check()
 
 
-@pytest.mark.parametrize("slug", SLUGS)
+MODULES = [s for s in SLUGS if not ENTRIES[s].is_package]
+PACKAGES = [s for s in SLUGS if ENTRIES[s].is_package]
+
+
+@pytest.mark.parametrize("slug", MODULES)
 def test_demo_quick_is_deterministic_and_finite(slug, demo_result):
     first = demo_result(slug, 0)
     catalog.check_demo_result(first)
@@ -65,3 +74,47 @@ def test_reconstructed_entries_say_so_in_their_notebook(slug):
     nb = json.loads((ROOT / ENTRIES[slug].notebook).read_text(encoding="utf-8"))
     markdown = " ".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown").lower()
     assert "reconstruct" in markdown, "a reconstructed entry's notebook must say what was assumed"
+
+
+# --- techniques on the harness (package layout) ---------------------------------------------------------
+@pytest.mark.parametrize("slug", PACKAGES)
+def test_quick_run_is_a_deterministic_smoke_result(slug, quick_result):
+    first = quick_result(slug)
+    first.validate()
+    assert first.quick
+    assert first.premises, "a harness experiment measures its premise"
+    again = ENTRIES[slug].experiment.run(quick=True, progress=False)
+    assert again.table == first.table, "two quick runs with the same seeds differ"
+    assert again.selected == first.selected
+
+
+@pytest.mark.parametrize("slug", PACKAGES)
+def test_recorded_full_result_is_fresh_and_well_formed(slug):
+    from refimpl.experiments import freshness, recorded
+
+    state = freshness(slug)
+    assert state == "fresh", f"{slug}: recorded result is {state}; run `refimpl record {slug}`"
+    r = recorded(slug)
+    r.validate()
+    assert not r.quick and not r.smoke and len(r.seeds) >= 3
+    for method, hp in r.selected.items():  # every tuned choice is one of its grid's validation winners
+        scores = [row for row in r.selection if row["method"] == method]
+        if scores:
+            best = max(scores, key=lambda row: row["score"])
+            assert all(hp[k] == best[k] for k in best if k not in ("method", "score")), method
+
+
+@pytest.mark.parametrize("slug", PACKAGES)
+def test_notebook_header_is_the_paper_card(slug):
+    t = ENTRIES[slug]
+    nb = json.loads((ROOT / t.notebook).read_text(encoding="utf-8"))
+    first = "".join(nb["cells"][0]["source"])
+    assert first == catalog.card_markdown(t), f"{t.notebook}: run `python tools/sync_cards.py`"
+
+
+@pytest.mark.parametrize("slug", PACKAGES)
+def test_notebook_renders_the_recorded_verdict(slug):
+    t = ENTRIES[slug]
+    nb = json.loads((ROOT / t.notebook).read_text(encoding="utf-8"))
+    code = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+    assert f'recorded("{slug}")' in code, "the last cells render the recorded full result"

@@ -73,8 +73,9 @@ def assert_close(a, b, what):
 @pytest.mark.parametrize("wd", [0.0, 0.1])
 def test_lamb_matches_torch(seed, wd):
     xs, grads = problem(seed)
-    ours = run_ours(lambda ps: lamb.LAMB(ps, lr=0.01, betas=(0.9, 0.99), eps=1e-6, weight_decay=wd),
-                    xs, grads)
+    ours = run_ours(
+        lambda ps: lamb.LAMB(ps, lr=0.01, betas=(0.9, 0.99), eps=1e-6, weight_decay=wd), xs, grads
+    )
     theirs = torch_lamb(xs, grads, 0.01, 0.9, 0.99, 1e-6, wd)
     assert_close(ours, theirs, "LAMB")
 

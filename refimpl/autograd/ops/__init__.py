@@ -26,7 +26,8 @@ from .elementwise import (  # noqa: F401
     where,
 )
 from .linalg import linear, matmul  # noqa: F401
-from .reduce import logsumexp, max, mean, min, sum, var  # noqa: F401
+from .nnops import LogSoftmax, Softmax  # noqa: F401
+from .reduce import _norm_axis, logsumexp, max, mean, min, sum, var  # noqa: F401
 from .shape import (  # noqa: F401
     broadcast_to,
     cat,
@@ -42,8 +43,6 @@ from .shape import (  # noqa: F401
     transpose,
     unsqueeze,
 )
-from .nnops import LogSoftmax, Softmax  # noqa: F401
-from .reduce import _norm_axis
 
 
 def softmax(x, dim: int = -1):

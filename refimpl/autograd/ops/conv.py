@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import function
 from ... import kernels
+from .. import function
 
 
 def _out_size(n, k, s, p, d):
@@ -47,7 +47,9 @@ class Conv2d(function.Function):
         if needs[0]:
             gcols = np.matmul(np.swapaxes(ctx.wmat, 1, 2), g3)  # (N, G, K, L)
             kh, kw, stride, padding, dilation = ctx.geom
-            gx = kernels.col2im2d(gcols.reshape(n, -1, gcols.shape[-1]), ctx.x_shape, kh, kw, stride, padding, dilation)
+            gx = kernels.col2im2d(
+                gcols.reshape(n, -1, gcols.shape[-1]), ctx.x_shape, kh, kw, stride, padding, dilation
+            )
         if needs[1]:
             gw = np.matmul(g3, np.swapaxes(ctx.cols, 2, 3)).sum(0).reshape(ctx.w_shape)
         if len(needs) > 2 and needs[2]:
@@ -82,6 +84,8 @@ class AvgPool2d(function.Function):
     def backward(ctx, g):
         kh, kw, stride, padding = ctx.geom
         n, c = g.shape[:2]
-        gcols = np.broadcast_to((g / (kh * kw)).reshape(n, c, 1, -1), (n, c, kh * kw, g.shape[2] * g.shape[3]))
+        gcols = np.broadcast_to(
+            (g / (kh * kw)).reshape(n, c, 1, -1), (n, c, kh * kw, g.shape[2] * g.shape[3])
+        )
         gcols = gcols.reshape(n, c * kh * kw, -1)
         return (kernels.col2im2d(gcols, ctx.x_shape, kh, kw, stride, padding, (1, 1)),)

@@ -28,7 +28,9 @@ def _norm_axis(axis, ndim):
     out = []
     for a in items:
         if not -span <= a < span:
-            raise ValueError(f"axis {a} is out of range for a tensor with {ndim} dimensions (expected -{span}..{span - 1})")
+            raise ValueError(
+                f"axis {a} is out of range for a tensor with {ndim} dimensions (expected -{span}..{span - 1})"
+            )
         if a % span in out:
             raise ValueError(f"axis {a} appears more than once in {axis}")
         out.append(a % span)

@@ -173,7 +173,9 @@ def concatenate(xs, axis: int = 0):
     shapes = [tuple(np.shape(x.data if isinstance(x, Tensor) else x)) for x in xs]
     nd = len(shapes[0])
     if any(len(s) != nd for s in shapes) or not -nd <= axis < nd:
-        raise ValueError(f"concatenate: tensors need the same number of dimensions and a valid axis {axis}, got shapes {shapes}")
+        raise ValueError(
+            f"concatenate: tensors need the same number of dimensions and a valid axis {axis}, got shapes {shapes}"
+        )
     rest = {s[: axis % nd] + s[axis % nd + 1 :] for s in shapes}
     if len(rest) != 1:
         raise ValueError(f"concatenate: all dimensions but axis {axis} must match, got shapes {shapes}")
@@ -197,7 +199,9 @@ def pad(x, widths, value: float = 0.0):
     """Constant padding; `widths` as for np.pad: one (before, after) pair per dimension."""
     widths = tuple((int(a), int(b)) for a, b in widths)
     if len(widths) != x.ndim:
-        raise ValueError(f"pad: `widths` needs one (before, after) pair per dimension ({x.ndim}), got {len(widths)}")
+        raise ValueError(
+            f"pad: `widths` needs one (before, after) pair per dimension ({x.ndim}), got {len(widths)}"
+        )
     if any(a < 0 or b < 0 for a, b in widths):
         raise ValueError(f"pad: `widths` must be non-negative, got {widths}")
     return Pad.apply(x, widths=widths, value=value)

@@ -64,6 +64,7 @@ import numpy as np
 
 from ...autograd.function import Function, straight_through
 from ...autograd.tensor import Tensor
+from ...kernels import NumbaTwin
 from ...nn.module import Module
 
 __all__ = [
@@ -839,37 +840,14 @@ def least_squares_update(w, H, j, q_j) -> np.ndarray:
 
 # ------------------------------------------------------------------------------------------------------
 # Numba dispatch
-_KERNELS = None  # the _kernels module once resolved, or False for the NumPy twins
+_KERNELS = NumbaTwin("refimpl.techniques.quantization._kernels")
 
 
 def _kernels():
-    global _KERNELS
-    if _KERNELS is None:
-        from ...kernels import numba_disabled as _numba_disabled
-
-        if _numba_disabled():
-            _KERNELS = False
-        else:
-            try:
-                from . import _kernels as k
-
-                _KERNELS = k
-            except ImportError:  # numba missing: the twins give identical results
-                _KERNELS = False
-    return _KERNELS
+    """The family's jitted kernels, or None for the NumPy twins (refimpl.kernels.NumbaTwin)."""
+    return _KERNELS.get()
 
 
 def kernel_backend(name: str | None = None) -> str:
     """Report ("numba"/"numpy") or force ("numba", "numpy", "auto" = re-resolve) the kernels' backend."""
-    global _KERNELS
-    if name == "numpy":
-        _KERNELS = False
-    elif name == "numba":
-        from . import _kernels as k
-
-        _KERNELS = k
-    elif name == "auto":
-        _KERNELS = None
-    elif name is not None:
-        raise ValueError(f"kernel_backend: `name` must be 'numba', 'numpy', 'auto' or None, got {name!r}")
-    return "numba" if _kernels() else "numpy"
+    return _KERNELS.backend(name)

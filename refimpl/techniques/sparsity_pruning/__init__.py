@@ -1,1 +1,1 @@
-"""Sparsity and pruning techniques (one module per paper; shared base in `_base.py`)."""
+"""Sparsity and pruning techniques: one package per paper; what two or more share is in `masks.py`."""

@@ -14,7 +14,7 @@ from refimpl.autograd.tensor import Tensor, no_grad
 from refimpl.nn import MLP, parametrize
 from refimpl.nn import functional as F
 from refimpl.optim import SGD, Adam
-from refimpl.techniques.sparsity_pruning import _base as B
+from refimpl.techniques.sparsity_pruning import masks as B
 
 FAMILY = "sparsity-pruning"
 SLUGS = sorted(s for s, t in catalog.entries().items() if t.family == FAMILY)

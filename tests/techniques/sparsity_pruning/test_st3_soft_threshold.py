@@ -1,18 +1,25 @@
-"""ST-3: soft threshold by hand, straight-through gradient, rescaling, thresholds hit the target
-ratio, the parametrization on a layer, the schedule, and the demo's claim (quick mode)."""
+"""ST-3: soft threshold by hand, straight-through gradient, rescaling, the hard-STE ablation, thresholds
+(ST-3 and ST-3σ) hit the target ratio, the parametrization on a layer, the schedule, the sticky GMP
+baseline, the quick run's code path, and the paper's claims on the recorded full result."""
 
 import numpy as np
 import pytest
 
 import refimpl as rf
 from refimpl.autograd.tensor import Tensor
+from refimpl.experiments import freshness, paired_interval, recorded
 from refimpl.nn import MLP
+from refimpl.nn import functional as F
 from refimpl.optim import SGD
-from refimpl.techniques.sparsity_pruning import _base as B
+from refimpl.techniques.sparsity_pruning import masks as B
 from refimpl.techniques.sparsity_pruning import st3_soft_threshold as st3
+from refimpl.techniques.sparsity_pruning.st3_soft_threshold import experiment as ex
+from refimpl.techniques.sparsity_pruning.st3_soft_threshold.cases import reference_cases
+
+SLUG = "st3-soft-threshold"
 
 
-@pytest.mark.parametrize("case", st3.reference_cases(), ids=lambda c: c.name)
+@pytest.mark.parametrize("case", reference_cases(), ids=lambda c: c.name)
 def test_reference_cases(case):
     case.check()
 
@@ -36,6 +43,23 @@ def test_forward_equals_a_loop_oracle_and_grad_is_identity():
     y.backward(g)
     np.testing.assert_array_equal(t.grad, g)  # straight-through: zeroed weights get the gradient too
     assert st3.st3_forward(t, -1.0) is t  # τ ≤ 0: untouched
+
+
+def test_hard_ste_ablation_keeps_survivors_unchanged_and_passes_the_gradient():
+    rng = np.random.default_rng(5)
+    w = rng.normal(size=(4, 6))
+    t = Tensor(w, requires_grad=True)
+    y = st3.st3_forward(t, 0.7, rescale=False, soft=False)
+    np.testing.assert_array_equal(y.data, np.where(np.abs(w) > 0.7, w, 0.0))
+    g = rng.normal(size=w.shape)
+    y.backward(g)
+    np.testing.assert_array_equal(t.grad, g)
+    # the jump at the threshold: hard thresholding moves a weight crossing τ by τ, soft-thresholding by 0
+    eps = 1e-9
+    w_edge = np.array([[0.7 + eps, 0.3]])
+    hard = st3.st3_forward(Tensor(w_edge), 0.7, rescale=False, soft=False).data
+    soft = st3.st3_forward(Tensor(w_edge), 0.7, rescale=False, soft=True).data
+    assert hard[0, 0] == pytest.approx(0.7) and abs(soft[0, 0]) < 1e-8
 
 
 def test_gradcheck_through_a_layer_with_the_parametrization_fixed_tau_far_from_kinks():
@@ -68,9 +92,25 @@ def test_thresholds_reach_the_ratio_within_one_weight(sigma):
     if sigma:  # ST-3σ: the layer's threshold is the global one scaled by σ_l = 1/√(Σ shape)
         taus = st3.st3_thresholds(ws, 0.5, sigma=True)
         assert taus["a"] / taus["b"] == pytest.approx(np.sqrt(40) / np.sqrt(50))
+        assert st3.layer_scale((30, 20)) == pytest.approx(1 / np.sqrt(50))
     assert st3.st3_thresholds(ws, 0.0) == {"a": -1.0, "b": -1.0}
     with pytest.raises(ValueError, match="ratio"):
         st3.st3_thresholds(ws, 1.5)
+
+
+def test_sigma_threshold_equalises_layers_whose_weights_follow_their_scale():
+    """The point of ST-3σ: if every layer's weights have the spread σ_l = 1/√(out + in) (the same
+    distribution up to that scale), the σ-scaled quantile prunes every layer alike, whereas the plain
+    global quantile prunes the layer with the smaller σ_l harder."""
+    rng = np.random.default_rng(6)
+    shapes = {"wide": (64, 256), "narrow": (16, 8)}
+    ws = {k: rng.standard_normal(s) * st3.layer_scale(s) for k, s in shapes.items()}
+    per_layer = {}
+    for sigma in (False, True):
+        taus = st3.st3_thresholds(ws, 0.8, sigma=sigma)
+        per_layer[sigma] = {k: float(np.mean(np.abs(w) <= taus[k])) for k, w in ws.items()}
+    assert abs(per_layer[True]["wide"] - per_layer[True]["narrow"]) < 0.1
+    assert per_layer[False]["wide"] - per_layer[False]["narrow"] > 0.3
 
 
 def test_pruner_follows_the_cubic_schedule_and_latent_weights_stay_dense():
@@ -78,8 +118,6 @@ def test_pruner_follows_the_cubic_schedule_and_latent_weights_stay_dense():
     model = MLP([8, 16, 4], rng=rng)
     pruner = st3.ST3Pruner(model, 0.8, start_step=0, end_step=4)
     opt = SGD(list(model.parameters()), lr=0.1, momentum=0.9)
-    from refimpl.nn import functional as F
-
     x, y = rng.normal(size=(32, 8)).astype(np.float32), rng.integers(0, 4, size=32)
     for step in range(1, 6):
         opt.zero_grad()
@@ -99,7 +137,6 @@ def test_gmp_baseline_is_sticky_and_masked():
     model = MLP([8, 16, 4], rng=rng)
     pruner = st3.GMPPruner(model, 0.75, start_step=0, end_step=3)
     opt = SGD(list(model.parameters()), lr=0.1, momentum=0.9)
-    from refimpl.nn import functional as F
 
     class S:
         optimizer = opt
@@ -121,15 +158,86 @@ def test_gmp_baseline_is_sticky_and_masked():
     assert abs(B.total_sparsity(model) - 0.75) * 192 <= 1.0
 
 
-@pytest.mark.parametrize("seed", [0, 1])
-def test_demo_reports_the_comparison_honestly(seed, demo_result):
-    """At toy scale ST-3 and gradual hard pruning are on par (the paper's advantage is not reproduced;
-    see the module docstring): both train a useful 98 %-sparse net, the gap stays within noise, and the
-    claim flag is exactly its stated definition."""
-    r = demo_result("st3-soft-threshold", seed)
-    m = r["metrics"]
-    for row in r["table"]:
-        assert abs(row["achieved_sparsity"] - row["sparsity"]) < 1e-4
-    assert m["acc_st3_0.98"] > 0.85 and m["acc_gmp_0.98"] > 0.85
-    assert m["max_abs_gap"] < 0.04
-    assert r["claim"]["holds"] == (m["st3_minus_gmp_at_top"] > 0 and m["st3_minus_gmp_mean"] >= 0)
+def test_ramp_follows_the_official_config_fractions():
+    start, end = ex.ramp_steps(160, 640, batch=64)  # 10 steps per epoch: epochs 5 → 80 of 160
+    assert (start, end) == (50, 800)
+
+
+# --- the experiment --------------------------------------------------------------------------------------
+N_WEIGHTS = 64 * 128 + 128 * 128 + 128 * 10
+
+
+def test_quick_run_code_path_determinism_and_premise(quick_result):
+    r = quick_result(SLUG)
+    r.validate()
+    assert r.quick and r.smoke  # two seeds, one learning rate, ten epochs: not evidence
+    for row in r.table:  # every pruned arm ends exactly at its target (to one weight), dense at 0
+        target = float(row["method"].split("@")[1]) if "@" in row["method"] else 0.0
+        assert abs(row["achieved_sparsity"] - target) * N_WEIGHTS <= 1.0, row
+        if row["method"].startswith("GMP"):
+            assert row["mask_changes_after_ramp"] == 0.0  # sticky: nothing comes back
+    assert [p["method"] for p in r.premises] == ["GMP@0.98", "GMP@0.99"]
+    assert all(p["metric"] == "drop_vs_dense" and len(p["values"]) == 2 for p in r.premises)
+    again = ex.run(quick=True, progress=False)
+    assert again.table == r.table and again.selected == r.selected
+
+
+def full():
+    assert freshness(SLUG) == "fresh", f"run `refimpl record {SLUG}`"
+    r = recorded(SLUG)
+    assert not r.quick and len(r.seeds) >= 10
+    return r
+
+
+def _premise(r, method):
+    return next(p for p in r.premises if p["method"] == method)
+
+
+def test_full_run_premise_hard_pruning_costs_a_point_at_99_but_not_clearly_at_98():
+    r = full()
+    p99, p98 = _premise(r, "GMP@0.99"), _premise(r, "GMP@0.98")
+    assert p99["present"] and p99["interval"]["low"] > 0.01, p99["interval"]  # > 1 point lost, over seeds
+    # at 98 % the cost of hard pruning is not established above one point (and is below three)
+    assert not p98["present"] and p98["interval"]["low"] < 0.01 and p98["interval"]["high"] < 0.03
+
+
+def test_full_run_soft_thresholding_adds_no_measurable_gain_over_hard_straight_through():
+    """The paper's distinguishing claim is not reproduced at toy scale: with the same straight-through
+    training, threshold and schedule, soft-thresholding gains at most under a point over a hard mask,
+    and at 99 % no gain at all is established."""
+    r = full()
+    for s in ("98%", "99%"):
+        iv = r.claim(f"At {s} sparsity soft-thresholding")["interval"]
+        assert iv["high"] < 0.01, (s, iv)
+    assert r.claim("At 99% sparsity soft-thresholding")["interval"]["low"] < 0.0
+
+
+def test_full_run_st3_beats_sticky_gmp_at_99_and_straight_through_alone_does_too():
+    r = full()
+    iv = r.claim("At 99% sparsity ST-3 beats")["interval"]
+    assert iv["low"] > 0.0, iv  # ST-3 above GMP on the whole interval over seeds
+    # the gain is the straight-through gradient's: STE-hard (no soft threshold) is also above GMP
+    ste = paired_interval(r.values("STE-hard@0.99", "test_accuracy"), r.values("GMP@0.99", "test_accuracy"))
+    assert ste.low > 0.0, ste
+    # and straight-through weights keep crossing the threshold after the ramp; GMP's never do
+    assert min(r.values("ST-3@0.99", "mask_changes_after_ramp")) > 0.0
+    assert max(r.values("GMP@0.99", "mask_changes_after_ramp")) == 0.0
+
+
+def test_full_run_rescaling_does_not_help_at_toy_scale():
+    iv = full().claim("At 99% sparsity the per-channel rescaling")["interval"]
+    assert iv["high"] < 0.0, iv  # ST-3 without γ is better on the whole interval (the claim fails)
+
+
+def test_full_run_sigma_threshold_spreads_pruning_more_evenly_at_a_small_cost():
+    r = full()
+    iv = r.claim("At 99% sparsity the σ-scaled threshold")["interval"]
+    assert iv["high"] < 0.0, iv
+    for s in ("0.9", "0.98"):  # at the lower sparsities too (no claim there; the same direction)
+        d = paired_interval(
+            r.values(f"ST-3σ@{s}", "layer_sparsity_range"), r.values(f"ST-3@{s}", "layer_sparsity_range")
+        )
+        assert d.high < 0.0, (s, d)
+    acc = r.claim("At 99% sparsity ST-3σ costs")["interval"]
+    # "slightly worse" than ST-3 (the official README): below it, by less than two points
+    assert acc["high"] < 0.0 and acc["low"] > -0.02, acc

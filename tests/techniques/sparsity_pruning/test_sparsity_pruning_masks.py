@@ -16,7 +16,8 @@ import refimpl as rf
 from refimpl.autograd.tensor import Tensor, no_grad
 from refimpl.nn import Linear, parametrize
 from refimpl.optim import SGD, Adam
-from refimpl.techniques.sparsity_pruning import _base as B
+from refimpl.techniques.sparsity_pruning import global_magnitude_pruning as gmp
+from refimpl.techniques.sparsity_pruning import masks as B
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -69,7 +70,7 @@ def test_disable_numba_switch_and_lazy_import():
     code = textwrap.dedent("""
         import sys, numpy as np
         import refimpl
-        from refimpl.techniques.sparsity_pruning import _base as B
+        from refimpl.techniques.sparsity_pruning import masks as B
         assert "numba" not in sys.modules, "numba imported before the first selection"
         B.bottom_k_mask(np.array([3.0, 1.0, 2.0]), 1)
         print(B.selection_backend(), "numba" in sys.modules)
@@ -89,9 +90,9 @@ def test_selection_errors_name_the_argument():
     with pytest.raises(ValueError, match="sparsity"):
         B.magnitude_mask(np.ones(4), 1.5)
     with pytest.raises(ValueError, match="min_keep"):
-        B.global_magnitude_masks([np.ones(3)], 0.5, min_keep=-1)
+        gmp.global_magnitude_masks([np.ones(3)], 0.5, min_keep=-1)
     with pytest.raises(ValueError, match="min_keep"):
-        B.global_magnitude_masks([np.ones(3), np.ones(2)], 0.8, min_keep=2)  # 4 to prune, only 1 prunable
+        gmp.global_magnitude_masks([np.ones(3), np.ones(2)], 0.8, min_keep=2)  # 4 to prune, only 1 prunable
 
 
 @settings(deadline=None, max_examples=25)
@@ -112,7 +113,7 @@ def test_sparsity_targets_are_met_exactly(sizes, s, min_keep, seed):
     total = sum(sizes)
     k = int(round(s * total))
     try:
-        masks = B.global_magnitude_masks(ws, s, min_keep=min_keep)
+        masks = gmp.global_magnitude_masks(ws, s, min_keep=min_keep)
     except ValueError:
         assert k > sum(n - min(min_keep, n) for n in sizes)
         return
@@ -139,20 +140,17 @@ def test_global_brute_force_with_floor():
             cost = allw[list(pruned)].sum()
             if best is None or cost < best[0]:
                 best = (cost, pruned)
-    m = np.concatenate(B.global_magnitude_masks([l1, l2], 0.6, min_keep=1))
+    m = np.concatenate(gmp.global_magnitude_masks([l1, l2], 0.6, min_keep=1))
     assert set(np.flatnonzero(m == 0)) == set(best[1])
 
 
-def test_cubic_and_one_shot_schedules_by_hand():
+def test_cubic_schedule_by_hand():
     # Zhu & Gupta: s_f=0.9, t0=0, t1=10; at t=5: 0.9 + (0 − 0.9)(1 − 0.5)^3 = 0.9 − 0.1125 = 0.7875
     assert B.cubic_schedule(5, 0.9, 0, 10) == pytest.approx(0.7875)
     assert B.cubic_schedule(0, 0.9, 0, 10) == 0.0
     assert B.cubic_schedule(10, 0.9, 0, 10) == pytest.approx(0.9)
     assert B.cubic_schedule(20, 0.9, 0, 10) == pytest.approx(0.9)
     assert B.cubic_schedule(5, 0.9, 0, 10, initial_sparsity=0.5) == pytest.approx(0.9 - 0.4 * 0.125)
-    assert (
-        B.one_shot_schedule(3, 0.8, prune_step=4) == 0.0 and B.one_shot_schedule(4, 0.8, prune_step=4) == 0.8
-    )
     with pytest.raises(ValueError, match="end_step"):
         B.cubic_schedule(1, 0.5, 3, 3)
 

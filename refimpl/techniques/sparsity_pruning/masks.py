@@ -17,7 +17,7 @@ switch as `refimpl.kernels`).  Sparsity targets are met exactly: a layer of n we
 prunes round(s·n) weights (within half a weight of the target); a global target prunes round(s·N) of
 all N weights together.
 
-Schedules.  One-shot (jump to s_f at t_0) and the gradual cubic schedule of Zhu & Gupta (2017),
+Schedules.  The gradual cubic schedule of Zhu & Gupta (2017),
 $s_t = s_f + (s_i - s_f)\,(1 - \tfrac{t - t_0}{n\Delta t})^3$ for t_0 ≤ t ≤ t_0 + nΔt.
 """
 
@@ -29,6 +29,7 @@ import numpy as np
 
 from ...autograd.function import straight_through
 from ...autograd.tensor import Tensor
+from ...kernels import NumbaTwin
 from ...nn import parametrize
 from ...nn.module import Module
 
@@ -37,11 +38,11 @@ __all__ = [
     "bottom_k_mask_numpy",
     "selection_backend",
     "n_pruned",
+    "check_sparsity",
+    "as_weight_dict",
+    "pack_like",
     "magnitude_mask",
     "layerwise_magnitude_masks",
-    "global_magnitude_masks",
-    "global_threshold",
-    "one_shot_schedule",
     "cubic_schedule",
     "Mask",
     "prunable_layers",
@@ -59,34 +60,12 @@ __all__ = [
 
 
 # --- selection: Numba kernel beside its NumPy twin ----------------------------------------------------
-_kernel = None  # the numba loop once resolved, or False when the twin is used
+_KERNELS = NumbaTwin("refimpl.techniques.sparsity_pruning._kernels")
 
 
-def _numba_disabled() -> bool:
-    # the project-wide switch, read exactly as refimpl.kernels reads it
-    from ...kernels import numba_disabled as disabled
-
-    return disabled()
-
-
-def _resolve():
-    global _kernel
-    if _kernel is None:
-        if _numba_disabled():
-            _kernel = False
-        else:
-            try:
-                from ._kernels import bottom_k_mask_loop
-
-                _kernel = bottom_k_mask_loop
-            except ImportError:  # numba missing: the twin (silently: results are identical)
-                _kernel = False
-    return _kernel
-
-
-def selection_backend() -> str:
-    """ "numba" or "numpy": what `bottom_k_mask` uses."""
-    return "numba" if _resolve() else "numpy"
+def selection_backend(name: str | None = None) -> str:
+    """Report ("numba"/"numpy") or force ("numba", "numpy", "auto") what `bottom_k_mask` uses."""
+    return _KERNELS.backend(name)
 
 
 def _check_scores(scores, k, fn):
@@ -115,17 +94,18 @@ def bottom_k_mask(scores, k) -> np.ndarray:
 
     Numba quickselect (average O(n)) unless REFIMPL_DISABLE_NUMBA=1; identical to `bottom_k_mask_numpy`."""
     scores, k = _check_scores(scores, k, "bottom_k_mask")
-    loop = _resolve()
-    if not loop:
+    kernels = _KERNELS.get()
+    if kernels is None:
         return bottom_k_mask_numpy(scores, k)
     work = np.ascontiguousarray(scores, dtype=np.float64)
     out = np.empty(work.size, dtype=np.uint8)
-    loop(work, k, out)
+    kernels.bottom_k_mask_loop(work, k, out)
     return out.view(bool)
 
 
 # --- magnitude masks -----------------------------------------------------------------------------------
-def _check_sparsity(sparsity, fn):
+def check_sparsity(sparsity, fn):
+    """`sparsity` as a float in [0, 1]; ValueError naming `fn` otherwise."""
     if (
         isinstance(sparsity, bool)
         or not isinstance(sparsity, (int, float, np.floating, np.integer))
@@ -137,14 +117,14 @@ def _check_sparsity(sparsity, fn):
 
 def n_pruned(n: int, sparsity: float) -> int:
     """Number of weights pruned from n at a target sparsity: round(s·n) (halves round to even)."""
-    s = _check_sparsity(sparsity, "n_pruned")
+    s = check_sparsity(sparsity, "n_pruned")
     return int(round(s * n))
 
 
 def magnitude_mask(w, sparsity: float) -> np.ndarray:
     """Keep-mask (float, shape of w) pruning the round(s·n) smallest |w| of one layer."""
     w = np.asarray(getattr(w, "data", w))
-    k = n_pruned(w.size, _check_sparsity(sparsity, "magnitude_mask"))
+    k = n_pruned(w.size, check_sparsity(sparsity, "magnitude_mask"))
     return (
         (~bottom_k_mask(np.abs(w).ravel(), k))
         .reshape(w.shape)
@@ -152,7 +132,8 @@ def magnitude_mask(w, sparsity: float) -> np.ndarray:
     )
 
 
-def _as_weight_dict(weights, fn):
+def as_weight_dict(weights, fn):
+    """[(name, array)] from a dict of arrays or a list of them (named 0, 1, …)."""
     if isinstance(weights, dict):
         items = list(weights.items())
     elif isinstance(weights, (list, tuple)):
@@ -164,84 +145,27 @@ def _as_weight_dict(weights, fn):
     return [(k, np.asarray(getattr(v, "data", v))) for k, v in items]
 
 
-def _pack(items, masks, like):
+def pack_like(items, masks, like):
+    """`masks` in the container type of `like`: a dict by the names of `items`, else a list."""
     out = OrderedDict((name, m) for (name, _), m in zip(items, masks))
     return out if isinstance(like, dict) else list(out.values())
 
 
 def layerwise_magnitude_masks(weights, sparsity: float):
     """Uniform layer-wise magnitude pruning: each layer at the same sparsity (dict or list in, alike out)."""
-    items = _as_weight_dict(weights, "layerwise_magnitude_masks")
-    s = _check_sparsity(sparsity, "layerwise_magnitude_masks")
-    return _pack(items, [magnitude_mask(w, s) for _, w in items], weights)
-
-
-def global_magnitude_masks(weights, sparsity: float, min_keep: int = 0):
-    """Global magnitude pruning: prune the round(s·N) smallest |w| over all N weights of all layers.
-
-    `min_keep` (the Minimum Threshold, MT) protects the min(min_keep, n_l) largest-|w| weights of every
-    layer l from pruning; the pruning budget is then spent on the globally smallest unprotected weights,
-    so the total stays exactly round(s·N).  Raises ValueError if the floors make the target unreachable.
-    """
-    items = _as_weight_dict(weights, "global_magnitude_masks")
-    s = _check_sparsity(sparsity, "global_magnitude_masks")
-    if isinstance(min_keep, bool) or not isinstance(min_keep, (int, np.integer)) or min_keep < 0:
-        raise ValueError(f"global_magnitude_masks: `min_keep` must be an integer ≥ 0, got {min_keep!r}")
-    sizes = [w.size for _, w in items]
-    total = int(sum(sizes))
-    k = n_pruned(total, s)
-    scores = np.concatenate([np.abs(w).ravel().astype(np.float64) for _, w in items])
-    candidate = np.ones(total, dtype=bool)
-    if min_keep:
-        start = 0
-        for n in sizes:
-            protect = min(int(min_keep), n)
-            if protect:  # the layer's `protect` largest (ties: higher index is "larger", as in bottom_k)
-                top = ~bottom_k_mask(scores[start : start + n], n - protect)
-                candidate[start : start + n] &= ~top
-            start += n
-    n_cand = int(candidate.sum())
-    if k > n_cand:
-        raise ValueError(
-            f"global_magnitude_masks: sparsity {s} needs {k} pruned weights but min_keep={min_keep} "
-            f"leaves only {n_cand} prunable"
-        )
-    idx = np.flatnonzero(candidate)
-    pruned = np.zeros(total, dtype=bool)
-    pruned[idx[bottom_k_mask(scores[idx], k)]] = True
-    masks, start = [], 0
-    for (_, w), n in zip(items, sizes):
-        masks.append(
-            (~pruned[start : start + n])
-            .reshape(w.shape)
-            .astype(w.dtype if w.dtype.kind == "f" else np.float32)
-        )
-        start += n
-    return _pack(items, masks, weights)
-
-
-def global_threshold(weights, sparsity: float) -> float:
-    """The largest pruned |w| of global magnitude pruning (−inf when nothing is pruned)."""
-    items = _as_weight_dict(weights, "global_threshold")
-    scores = np.concatenate([np.abs(w).ravel() for _, w in items])
-    k = n_pruned(scores.size, sparsity)
-    return float(np.sort(scores)[k - 1]) if k else float("-inf")
+    items = as_weight_dict(weights, "layerwise_magnitude_masks")
+    s = check_sparsity(sparsity, "layerwise_magnitude_masks")
+    return pack_like(items, [magnitude_mask(w, s) for _, w in items], weights)
 
 
 # --- schedules -----------------------------------------------------------------------------------------
-def one_shot_schedule(step: int, final_sparsity: float, prune_step: int = 0) -> float:
-    """0 before `prune_step`, `final_sparsity` from it on."""
-    s = _check_sparsity(final_sparsity, "one_shot_schedule")
-    return s if step >= prune_step else 0.0
-
-
 def cubic_schedule(
     step: int, final_sparsity: float, start_step: int, end_step: int, initial_sparsity: float = 0.0
 ) -> float:
     """Gradual pruning of Zhu & Gupta (2017), Eq. 1: s_t = s_f + (s_i − s_f)(1 − (t − t_0)/(t_1 − t_0))³,
     held at s_i before t_0 and at s_f after t_1."""
-    sf = _check_sparsity(final_sparsity, "cubic_schedule")
-    si = _check_sparsity(initial_sparsity, "cubic_schedule")
+    sf = check_sparsity(final_sparsity, "cubic_schedule")
+    si = check_sparsity(initial_sparsity, "cubic_schedule")
     if end_step <= start_step:
         raise ValueError(f"cubic_schedule: `end_step` must be > `start_step`, got {end_step} ≤ {start_step}")
     if step <= start_step:

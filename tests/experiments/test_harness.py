@@ -1,0 +1,188 @@
+"""The fair-comparison harness: intervals against t-table values, verdicts, selection on validation only,
+the result's JSON round trip, the experiment wrapper, and the shared tasks' splits."""
+
+import math
+
+import numpy as np
+import pytest
+
+from refimpl.experiments import (
+    Claim,
+    Method,
+    Premise,
+    Result,
+    compare,
+    experiment,
+    finish,
+    mean_interval,
+    paired_interval,
+    tasks,
+)
+from refimpl.experiments.claims import judge_claim, judge_premise
+
+T_2 = 4.302652729911275  # Student t, 2 degrees of freedom, 97.5 % quantile (printed tables: 4.303)
+T_1 = 12.706204736174698  # 1 degree of freedom (tables: 12.706)
+
+
+def test_mean_interval_matches_the_t_table():
+    iv = mean_interval([1.0, 2.0, 3.0])  # mean 2, sample std 1
+    assert iv.mean == 2.0 and iv.std == 1.0 and iv.n == 3
+    assert iv.low == pytest.approx(2 - T_2 / math.sqrt(3)) and iv.high == pytest.approx(
+        2 + T_2 / math.sqrt(3)
+    )
+    two = mean_interval([0.0, 2.0])  # std √2, half width t₁·√2/√2 = t₁
+    assert two.low == pytest.approx(1 - T_1) and two.high == pytest.approx(1 + T_1)
+    one = mean_interval([5.0])
+    assert one.low == -math.inf and one.high == math.inf
+
+
+def test_paired_interval_is_the_interval_of_differences_and_checks_lengths():
+    iv = paired_interval([3.0, 5.0, 7.0], [2.0, 3.0, 4.0])  # differences 1, 2, 3
+    assert iv.mean == 2.0 and iv.low == pytest.approx(2 - T_2 / math.sqrt(3))
+    with pytest.raises(ValueError, match="one value per seed"):
+        paired_interval([1.0, 2.0], [1.0])
+    with pytest.raises(ValueError, match="finite"):
+        mean_interval([1.0, float("nan")])
+
+
+@pytest.mark.parametrize(
+    "values, direction, margin, verdict",
+    [
+        ([1.0, 1.1, 0.9], "greater", 0.0, "holds"),  # interval ≈ [0.75, 1.25]
+        ([1.0, 1.1, 0.9], "greater", 2.0, "fails"),
+        ([1.0, 1.1, 0.9], "greater", 1.0, "inconclusive"),
+        ([1.0, 1.1, 0.9], "less", 2.0, "holds"),
+        ([1.0, 1.1, 0.9], "less", 0.0, "fails"),
+    ],
+)
+def test_claim_verdicts_come_from_the_interval(values, direction, margin, verdict):
+    c = Claim("x", metric="m", method="a", direction=direction, margin=margin)
+    assert judge_claim(c, values)["verdict"] == verdict
+    assert judge_claim(c, values, premises_met=False)["verdict"] == "premise absent"
+
+
+def test_paired_claim_and_premise():
+    c = Claim("a beats b", metric="m", method="a", baseline="b")
+    # a − b = 0.1 ± tiny on every seed: holds although a's own spread is large
+    assert judge_claim(c, [0.5, 0.9, 0.2], [0.4, 0.8, 0.1])["verdict"] == "holds"
+    p = Premise("b is bad", metric="m", method="b", threshold=0.5, direction="less")
+    assert judge_premise(p, [0.4, 0.8, 0.1])["present"]  # mean 0.433 < 0.5
+    assert not judge_premise(Premise("strict", "m", "b", 0.5, "less", strict=True), [0.4, 0.8, 0.1])[
+        "present"
+    ]
+    with pytest.raises(ValueError, match="direction"):
+        Claim("x", metric="m", method="a", direction="up")
+
+
+def test_compare_selects_on_validation_never_on_test_and_reuses_runs():
+    calls = []
+
+    def run(seed, lr):
+        calls.append((seed, lr))
+        # validation prefers lr = 2; test would prefer the largest lr (a leak would pick 3)
+        return {"val_score": -((lr - 2) ** 2) + 0.01 * seed, "test_score": lr + seed}
+
+    m = Method("m", run, grid={"lr": [1, 2, 3]}, quick_grid={"lr": [1]})
+    fixed = Method("base", lambda seed: {"val_score": 0.0, "test_score": float(seed)})
+    comp = compare([m, fixed], seeds=[0, 1, 2], select="val_score", progress=False)
+    assert comp.selected == {"m": {"lr": 2}, "base": {}}
+    assert comp.values("m", "test_score") == [2.0, 3.0, 4.0]
+    assert sorted(calls) == [(0, 1), (0, 2), (0, 3), (1, 2), (2, 2)]  # seed 0 at lr 2 was not re-run
+    assert [r["score"] for r in comp.selection] == [-1.0, 0.0, -1.0]
+    quick = compare([m], seeds=[0], select="val_score", quick=True, progress=False)
+    assert quick.selected == {"m": {"lr": 1}}
+    with pytest.raises(ValueError, match="validation"):
+        compare([m], seeds=[0], select="test_score", progress=False)
+    with pytest.raises(ValueError, match="finite"):
+        compare(
+            [Method("bad", lambda seed: {"val_score": float("nan")})],
+            seeds=[0],
+            select="val_score",
+            progress=False,
+        )
+
+
+def _tiny_result(quick=False):
+    comp = compare(
+        [
+            Method("a", lambda seed: {"val_x": 1.0, "test_x": 1.0 + 0.1 * seed}),
+            Method("b", lambda seed: {"val_x": 0.0, "test_x": 0.5 + 0.05 * seed}),
+        ],
+        seeds=[0, 1, 2],
+        select="val_x",
+        progress=False,
+    )
+    return finish(
+        "tiny",
+        comp,
+        claims=[Claim("a beats b", "test_x", "a", "b", margin=0.1)],
+        premises=[Premise("b is below one", "test_x", "b", 1.0, "less")],
+        quick=quick,
+        smoke=quick,
+        arrays={"curve": np.arange(6.0).reshape(2, 3)},
+    )
+
+
+def test_finish_judges_and_the_result_survives_json():
+    r = _tiny_result()
+    assert r.claims[0]["verdict"] == "holds"  # a − b = 0.5 + 0.05·seed: interval ≈ [0.43, 0.67] > 0.1
+    back = Result.from_json(r.to_json())
+    assert back.table == r.table and back.claims == r.claims and back.selected == r.selected
+    np.testing.assert_array_equal(back.arrays["curve"], r.arrays["curve"])
+    assert "HOLDS: a beats b" in back.markdown()
+    bad = Result.from_json(r.to_json())
+    bad.table[0]["test_x"] = float("inf")
+    with pytest.raises(ValueError, match="test_x"):
+        bad.validate()
+
+
+def test_experiment_wrapper_sets_seeds_and_the_smoke_label(monkeypatch):
+    import refimpl.experiments.store as store
+
+    monkeypatch.setattr(store, "source_hash", lambda slug: "h")
+    seen = []
+
+    @experiment("tiny", seeds=(0, 1, 2), quick_seeds=(7,))
+    def run(quick, seeds, progress):
+        seen.append(seeds)
+        return _tiny_result(quick)
+
+    full = run(progress=False)
+    quick = run(quick=True, progress=False)
+    assert seen == [[0, 1, 2], [7]]
+    assert not full.smoke and quick.smoke and full.source_hash == "h"
+    with pytest.raises(ValueError, match="≥ 3 seeds"):
+        experiment("tiny", seeds=(0, 1))
+
+
+def test_digits_task_splits_are_fixed_disjoint_and_stratified():
+    t = tasks.digits()
+    n = len(t.y_train) + len(t.y_val) + len(t.y_test)
+    assert n == 1797
+    assert len(t.y_test) == pytest.approx(0.3 * n, abs=10) and len(t.y_val) == pytest.approx(0.2 * n, abs=10)
+    rows = {split: {r.tobytes() for r in getattr(t, f"x_{split}")} for split in ("train", "val", "test")}
+    # the digits hold a few duplicate images, so compare index-free: no split shares more than those
+    assert len(rows["train"] & rows["test"]) < 10 and len(rows["val"] & rows["test"]) < 10
+    assert tasks.digits() is t  # fixed (cached), whatever the experiment's seed
+    assert np.bincount(t.y_test).min() >= 50
+
+
+def test_digits_variants_corrupt_train_and_validation_only():
+    plain, noisy = tasks.digits(), tasks.digits("label_noise", noise_rate=0.4)
+    np.testing.assert_array_equal(plain.y_test, noisy.y_test)
+    assert np.mean(plain.y_train != noisy.y_train) == pytest.approx(0.4, abs=0.002)
+    assert np.mean(plain.y_val != noisy.y_val) == pytest.approx(0.4, abs=0.005)
+    lt = tasks.digits("long_tail", imbalance=50)
+    counts = np.bincount(lt.y_train, minlength=10)
+    assert counts[0] / counts[9] >= 40 and np.all(np.diff(counts) <= 0)
+    np.testing.assert_array_equal(lt.y_test, plain.y_test)
+
+
+def test_weight_generators_have_the_shape_they_claim():
+    assert tasks.kurtosis(tasks.weight_matrix((400, 400), "gaussian")) == pytest.approx(3.0, abs=0.1)
+    assert tasks.kurtosis(tasks.weight_matrix((400, 400), "laplace")) == pytest.approx(6.0, abs=0.3)
+    w = tasks.weight_matrix((64, 64), "outlier_channels", outlier_channels=2, outlier_scale=20)
+    assert tasks.outlier_ratio(w) > 8 > tasks.outlier_ratio(tasks.weight_matrix((64, 64)))
+    assert tasks.weight_matrix((64, 64)).std() == pytest.approx(1 / 8, rel=0.05)
+    with pytest.raises(ValueError, match="kind"):
+        tasks.weight_matrix(kind="cauchy")

@@ -1,0 +1,31 @@
+"""Write each harness technique's paper card (from its CATALOG_ENTRY) into the first cell of its notebook.
+
+The first cell of a notebook on the harness is generated: `refimpl.catalog.card_markdown`.  Run this after
+editing a CATALOG_ENTRY; tests/techniques/test_registry.py fails while a card and its notebook disagree.
+"""
+
+import json
+from pathlib import Path
+
+from refimpl import catalog
+
+ROOT = Path(__file__).resolve().parents[1]
+changed = 0
+for t in catalog.entries().values():
+    if not t.is_package:
+        continue
+    path = ROOT / t.notebook
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    card = catalog.card_markdown(t)
+    first = nb["cells"][0]
+    if first["cell_type"] == "markdown" and "".join(first["source"]) == card:
+        continue
+    source = card.splitlines(keepends=True)
+    if first["cell_type"] == "markdown" and "<!-- card" in "".join(first["source"]):
+        first["source"] = source
+    else:
+        nb["cells"].insert(0, {"cell_type": "markdown", "metadata": {}, "source": source})
+    path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    changed += 1
+    print(f"card written: {path.relative_to(ROOT)}")
+print(f"{changed} notebook(s) updated")
