@@ -31,8 +31,10 @@ def _check_direction(direction, what):
 
 @dataclasses.dataclass(frozen=True)
 class Premise:
-    """`metric` of `method` (per seed) must be `direction` than `threshold`: judged on its interval
-    when `strict` (the whole interval past the threshold), else on its mean."""
+    """`metric` of `method` (per seed) — or, with a `baseline`, the paired difference method − baseline —
+    must be `direction` than `threshold`: judged on its interval when `strict` (the whole interval past
+    the threshold), else on its mean.  "The ablation falls short of dense by a point" is
+    ``Premise(..., metric="test_accuracy", method="dense", baseline="ablation", threshold=0.01)``."""
 
     statement: str
     metric: str
@@ -40,6 +42,7 @@ class Premise:
     threshold: float
     direction: str = "greater"
     strict: bool = False
+    baseline: str | None = None
 
     def __post_init__(self):
         _check_direction(self.direction, f"Premise {self.statement!r}")
@@ -71,9 +74,14 @@ def _side(iv: Interval, threshold: float, direction: str) -> str:
     return "yes" if iv.high < threshold else "no" if iv.low >= threshold else "unsure"
 
 
-def judge_premise(premise: Premise, values) -> dict:
-    """{"statement", ..., "values", "interval", "present"} for the per-seed `values` of the premise."""
-    iv = mean_interval(values)
+def judge_premise(premise: Premise, values, baseline_values=None) -> dict:
+    """{"statement", ..., "values", "interval", "present"} for the per-seed `values` of the premise,
+    paired with `baseline_values` when the premise names a baseline."""
+    if (premise.baseline is None) != (baseline_values is None):
+        raise ValueError(
+            f"premise {premise.statement!r}: give baseline values exactly when it names a baseline"
+        )
+    iv = mean_interval(values) if baseline_values is None else paired_interval(values, baseline_values)
     if premise.strict:
         present = _side(iv, premise.threshold, premise.direction) == "yes"
     else:
@@ -83,6 +91,7 @@ def judge_premise(premise: Premise, values) -> dict:
     return {
         **dataclasses.asdict(premise),
         "values": [float(v) for v in values],
+        "baseline_values": None if baseline_values is None else [float(v) for v in baseline_values],
         "interval": dataclasses.asdict(iv),
         "present": bool(present),
     }

@@ -160,7 +160,8 @@ class Result:
                 op = ">" if p["direction"] == "greater" else "<"
                 out.append(
                     f"- {'present' if p['present'] else 'ABSENT'}: {p['statement']} ({p['metric']} of "
-                    f"{p['method']} = {iv['mean']:.4g} ± {iv['std']:.2g}; needs {op} {p['threshold']:g})"
+                    f"{p['method']}{' − ' + p['baseline'] if p.get('baseline') else ''} = {iv['mean']:.4g} ± {iv['std']:.2g}; "
+                    f"needs {op} {p['threshold']:g})"
                 )
         out.append("\n**Selected on the validation split** (`" + self.select + "`)\n")
         for m, hp in self.selected.items():
@@ -209,7 +210,14 @@ def finish(
 ) -> Result:
     """Judge premises and claims on the comparison's per-seed values and build the `Result`.
     `metrics` limits the summary to these names (default: every metric the methods reported)."""
-    judged_p = [judge_premise(p, comparison.values(p.method, p.metric)) for p in premises]
+    judged_p = [
+        judge_premise(
+            p,
+            comparison.values(p.method, p.metric),
+            None if p.baseline is None else comparison.values(p.baseline, p.metric),
+        )
+        for p in premises
+    ]
     present = {p["statement"]: p["present"] for p in judged_p}
     judged_c = []
     for c in claims:

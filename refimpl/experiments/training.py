@@ -42,14 +42,16 @@ def train(
     cosine: bool = False,
     loss_fn=None,
     callbacks=(),
+    clip_grad_norm=None,
     params=None,
     x=None,
     y=None,
 ):
     """Train `model` on `task`'s training split (or on `x`, `y`) with `fit`; returns the History.
 
-    `cosine=True` decays the learning rate to 0 over the epochs (judging at convergence); `params`
-    restricts the optimised parameters (default: all of the model's)."""
+    `cosine=True` decays the learning rate to 0 over the epochs (judging at convergence);
+    `clip_grad_norm` clips the global gradient norm after every backward; `params` restricts the
+    optimised parameters (default: all of the model's)."""
     from ..optim.lr_scheduler import CosineAnnealingLR
 
     opt = make_optimizer(
@@ -68,6 +70,7 @@ def train(
         progress=False,
         callbacks=list(callbacks),
         scheduler=sched,
+        clip_grad_norm=clip_grad_norm,
     )
 
 

@@ -186,3 +186,11 @@ def test_weight_generators_have_the_shape_they_claim():
     assert tasks.weight_matrix((64, 64)).std() == pytest.approx(1 / 8, rel=0.05)
     with pytest.raises(ValueError, match="kind"):
         tasks.weight_matrix(kind="cauchy")
+
+
+def test_paired_premise_judges_the_difference():
+    p = Premise("dense beats the ablation", "m", "dense", threshold=0.01, baseline="ablation")
+    judged = judge_premise(p, [0.9, 0.8, 0.95], [0.85, 0.78, 0.9])  # differences 0.05, 0.02, 0.05
+    assert judged["interval"]["mean"] == pytest.approx(0.04) and judged["present"]
+    with pytest.raises(ValueError, match="baseline"):
+        judge_premise(p, [0.9, 0.8, 0.95])

@@ -17,15 +17,19 @@ mismatch the paper sets out to reduce), and a per-output-channel rescaling gives
 shrinkage removes.
 
 The paper's equations are not numbered in a form we could confirm, so each formula line cites the
-official function it was read in.  Forward, per layer, with τ from the global threshold below:
+official function it was read in.  Forward, per layer, with τ from the global threshold below
+(`STEPrunedLayer.set_prune` and `get_quantized_weights`):
 
 $$m = \mathbb 1[\,|w| > \tau\,],\qquad \hat w = \gamma \odot (w - \operatorname{sign}(w)\,\tau)\odot m
-  \;=\; \gamma\odot\operatorname{sign}(w)\max(|w|-\tau,0)
-  \qquad\text{(STEPrunedLayer.set\_prune, get\_quantized\_weights)}$$
+  \;=\; \gamma\odot\operatorname{sign}(w)\max(|w|-\tau,0)$$
+
+with the per-output-channel rescaling γ, computed without gradient (`PrunedLayer.get_scale`):
 
 $$\gamma_o = \frac{1.01}{\rho_o + 0.01},\qquad
-  \rho_o = \frac{\operatorname{mean}_{i}(|w_{oi}|\,m_{oi}) + 10^{-6}}{\operatorname{mean}_i |w_{oi}| + 10^{-6}}
-  \quad\text{(per output channel o, no gradient; PrunedLayer.get\_scale)}$$
+  \rho_o = \frac{\operatorname{mean}_{i}(|w_{oi}|\,m_{oi}) + 10^{-6}}{\operatorname{mean}_i |w_{oi}| + 10^{-6}}$$
+
+(γ_o grows to 101 as a channel loses all its weights: the few survivors of a nearly emptied channel are
+scaled up strongly.)
 
 Backward (straight-through, `STE.backward`):  $\partial L/\partial w := \partial L/\partial \hat w$.
 
@@ -58,6 +62,9 @@ What is implemented, and deviations
 * The official layer stores the mask and γ when τ is set (after the optimizer step) and applies them in
   the next forward; `st3_forward` recomputes both from the current weights and the stored τ in the
   forward.  The weights do not change in between, so the two agree.
+* `GMPPruner` also zeroes the optimizer state (momentum) of pruned weights; the official sticky layer
+  leaves it, but masks the forward and re-zeroes the weights at every threshold update, so a pruned
+  weight stays pruned in both.
 * The official code ends with a frozen fine-tuning phase (`fix_from`, `n_ft_epochs`) and uses a
   step learning-rate schedule; the experiment here keeps training at r_max to the end under a cosine
   decay (see `experiment.py` for the toy setup).

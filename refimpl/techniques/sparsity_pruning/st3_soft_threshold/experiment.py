@@ -289,7 +289,7 @@ def plot(result) -> dict:
     plt = pyplot()
     a, kinds, layers = result.arrays, result.notes["kinds"], result.notes["layers"]
     colors = {k: f"C{i}" for i, k in enumerate(kinds)}  # one colour per arm in both panels
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.8))
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 3.8))
     sp = a["sparsities"]
     pos = np.arange(len(sp))  # equally spaced: the levels of interest are close to each other
     ax1.axhline(float(a["dense_mean"]), color="k", lw=1, ls="--", label="dense")
@@ -325,6 +325,6 @@ def plot(result) -> dict:
     ax2.set_xlabel("layer")
     ax2.set_ylabel("per-layer sparsity (%)")
     ax2.set_title(f"where the pruning goes at {result.notes['top']:.0%} (mean over seeds)")
-    ax2.legend(fontsize=7, loc="lower left")
+    ax2.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.tight_layout()
     return {SLUG: fig}
