@@ -293,13 +293,29 @@ def card_markdown(t: Technique) -> str:
     )
 
 
+def _verdict_summary(t: Technique) -> str:
+    """'2 holds · 1 fails' from the recorded full result of a harness technique ('' otherwise)."""
+    if not t.is_package:
+        return ""
+    from .experiments import recorded
+
+    r = recorded(t.slug)
+    if r is None:
+        return "not recorded"
+    counts: dict = {}
+    for c in r.claims:
+        counts[c["verdict"]] = counts.get(c["verdict"], 0) + 1
+    return " · ".join(f"{n} {v}" for v, n in counts.items())
+
+
 def markdown_table() -> str:
-    """The README's catalogue table (kept true by a test; regenerate with tools/update_readme.py)."""
-    lines = ["| slug | paper | family | verified | notebook |", "|---|---|---|---|---|"]
+    """The README's catalogue table (kept true by a test; regenerate with tools/update_readme.py).
+    `verdicts` counts the claims' verdicts in the recorded full result (techniques on the harness)."""
+    lines = ["| slug | paper | family | verified | verdicts | notebook |", "|---|---|---|---|---|---|"]
     for t in entries().values():
         title = t.title.replace("|", "\\|")
         lines.append(
             f"| `{t.slug}` | [{title}]({t.arxiv_url}) ({t.year}) | {t.family} | {t.verified} | "
-            f"[notebook]({t.notebook}) |"
+            f"{_verdict_summary(t)} | [notebook]({t.notebook}) |"
         )
     return "\n".join(lines)
