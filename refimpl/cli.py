@@ -4,15 +4,17 @@ refimpl list [--family F]
 refimpl show SLUG
 refimpl run SLUG [--quick] [--seeds N ...] [--seed N] [--out DIR] [--no-progress]
 refimpl record [SLUG ...] [--all] [--family F] [--stale]
-refimpl vectors SLUG [--out PATH] [--format safetensors|npz|json]
+refimpl vectors SLUG [--out PATH|DIR] [--format safetensors|npz|json] [--check MODULE:FUNCTION [--cases NAME ...]]
 refimpl vectors --all [--out DIR] [--format ...]
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
+import shutil
 import sys
 import textwrap
 import time
@@ -49,6 +51,7 @@ def _cmd_list(args) -> int:
             "family": t.family,
             "verified": t.verified,
             "arXiv": t.arxiv,
+            "verdicts": catalog._verdict_summary(t) or "(demo)",
             "title": textwrap.shorten(t.title, 60, placeholder="…"),
         }
         for t in table.values()
@@ -62,14 +65,19 @@ def _cmd_list(args) -> int:
     return 0
 
 
+def _width() -> int:
+    return max(40, min(110, shutil.get_terminal_size((100, 24)).columns - 1))
+
+
 def _cmd_show(args) -> int:
     t = catalog.get(args.slug)
+    width = _width()
     eqs = "\n".join(f"  {e}" for e in t.equations)
+    note = textwrap.fill(f"Verified: {t.verified} — {t.verification_note}", width, subsequent_indent="  ")
     print(
         f"{t.title}\n{t.authors} ({t.year})\narXiv: {t.arxiv}  {t.arxiv_url}\n"
         f"family: {t.family}   module: {t.module}\nnotebook: {t.notebook}\n\n"
-        f"{textwrap.fill(t.summary, 100)}\n\nKey equations:\n{eqs}\n\n"
-        f"Verified: {t.verified} — {textwrap.fill(t.verification_note, 100, subsequent_indent='  ')}"
+        f"{textwrap.fill(t.summary, width)}\n\nKey equations:\n{eqs}\n\n{note}"
     )
     if t.is_package:
         from .experiments import freshness, recorded
@@ -80,7 +88,7 @@ def _cmd_show(args) -> int:
             + ("" if r is None else f" (seeds {r.seeds}, {r.seconds:.0f} s)")
         )
         for line in [] if r is None else r.verdict_lines():
-            print(textwrap.fill(line, 100, subsequent_indent="  "))
+            print(textwrap.fill(line, width, subsequent_indent="  "))
     return 0
 
 
@@ -106,8 +114,9 @@ def _run_package(t, args, out_dir) -> int:
         print(textwrap.fill(line, 110, subsequent_indent="  "))
     os.makedirs(out_dir, exist_ok=True)
     path = os.path.join(out_dir, "result.json")
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(result.to_json())
+    from .vectors import atomic_write_text
+
+    atomic_write_text(path, result.to_json())
     written = []
     if t.plot is not None:
         from .plotting import save
@@ -147,8 +156,25 @@ def _cmd_record(args) -> int:
     return 0
 
 
+def _writable_dir(path: str) -> None:
+    """Create `path` if needed and prove it writable, before any long computation."""
+    try:
+        os.makedirs(path, exist_ok=True)
+        probe = os.path.join(path, ".refimpl-write-test")
+        with open(probe, "w") as f:
+            f.write("")
+        os.unlink(probe)
+    except OSError as e:
+        raise UserError(f"cannot write to --out {path!r}: {e.strerror or e}") from None
+
+
+class UserError(Exception):
+    """A mistake in the command line: printed as one line, exit status 2, no traceback."""
+
+
 def _cmd_run(args) -> int:
     t = catalog.get(args.slug)
+    _writable_dir(os.path.join(args.out, t.slug))
     if t.is_package:
         return _run_package(t, args, os.path.join(args.out, t.slug))
     out_dir = os.path.join(args.out, t.slug)
@@ -197,11 +223,18 @@ def _cmd_run(args) -> int:
 
 
 def _cmd_vectors(args) -> int:
-    from .vectors import write_vectors
+    from .vectors import atomic_write_text, format_of, write_vectors
 
-    ext = {"safetensors": "safetensors", "npz": "npz", "json": "json"}[args.format]
+    ext = args.format
     if args.all:
+        if args.slug:
+            raise UserError("vectors: give a SLUG or --all, not both")
+        if args.check:
+            raise UserError("vectors: --check takes one SLUG (or a vectors file), not --all")
         out_dir = args.out or "refimpl-vectors"
+        if format_of(out_dir):
+            raise UserError(f"vectors --all writes a folder; --out {out_dir!r} looks like a file")
+        _writable_dir(out_dir)
         index = {}
         for slug, t in catalog.entries().items():
             path = write_vectors(
@@ -213,23 +246,52 @@ def _cmd_vectors(args) -> int:
                 "arxiv": t.arxiv,
                 "family": t.family,
             }
-        with open(os.path.join(out_dir, "index.json"), "w", encoding="utf-8") as f:
-            json.dump(index, f, indent=2)
+        atomic_write_text(os.path.join(out_dir, "index.json"), json.dumps(index, indent=2))  # the index last
         print(f"wrote {len(index)} techniques' reference vectors and index.json to {out_dir}")
         return 0
     if not args.slug:
-        print("refimpl vectors: give a SLUG or --all", file=sys.stderr)
-        return 2
+        raise UserError("vectors: give a SLUG or --all")
+    if args.check:
+        return _check_vectors(args)
     t = catalog.get(args.slug)
-    path = write_vectors(args.out or f"{t.slug}.{ext}", t.slug, t.reference_cases(), args.format)
+    out = args.out or f"{t.slug}.{ext}"
+    if os.path.isdir(out):  # --out DIR writes into the folder
+        out = os.path.join(out, f"{t.slug}.{ext}")
+    named = format_of(out)
+    if named is not None and named != args.format:
+        raise UserError(f"vectors: --out {out!r} says {named} but --format is {args.format}")
+    path = write_vectors(out, t.slug, t.reference_cases(), args.format)
     print(f"wrote {path}")
     return 0
+
+
+def _check_vectors(args) -> int:
+    """`refimpl vectors SLUG|FILE --check module:function`: call the function on every case."""
+    from .vectors import check
+
+    module, _, name = args.check.partition(":")
+    if not module or not name:
+        raise UserError(f"--check wants MODULE:FUNCTION, got {args.check!r}")
+    sys.path.insert(0, os.getcwd())
+    try:
+        fn = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError) as e:
+        raise UserError(f"--check: cannot load {args.check!r}: {e}") from None
+    results = check(fn, args.slug, cases=args.cases)
+    for r in results:
+        print(textwrap.fill(str(r), _width(), subsequent_indent="  "))
+    failed = sum(not r.passed for r in results)
+    print(f"{len(results) - failed} passed, {failed} failed")
+    return 1 if failed else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="refimpl", description="Reference implementations of deep-learning techniques."
     )
+    from . import __version__
+
+    p.add_argument("--version", action="version", version=f"refimpl {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     s = sub.add_parser("list", help="table of techniques", description="List the catalogue.")
@@ -248,9 +310,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run the demo, print its table, save plots.",
     )
     s.add_argument("slug")
-    s.add_argument("--seed", type=int, default=0, help="seed of a single-module technique's demo")
+    s.add_argument("--seed", type=_seed, default=0, help="seed of a single-module technique's demo")
     s.add_argument(
-        "--seeds", type=int, nargs="+", help="seeds of an experiment on the harness (default: its own)"
+        "--seeds", type=_seed, nargs="+", help="seeds of an experiment on the harness (default: its own)"
     )
     s.add_argument("--quick", action="store_true", help="the few-second version used by the tests")
     s.add_argument("--out", default="refimpl-out", help="folder for plots and metrics (default: refimpl-out)")
@@ -275,18 +337,41 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("slug", nargs="?")
     s.add_argument("--all", action="store_true", help="every technique, into a folder with index.json")
     s.add_argument("--out", help="output file (or folder with --all)")
-    s.add_argument("--format", choices=("safetensors", "npz", "json"), default="safetensors")
+    s.add_argument(
+        "--format", choices=("safetensors", "npz", "json"), default="safetensors", help="file format to write"
+    )
+    s.add_argument("--check", metavar="MODULE:FUNCTION", help="check this function against the cases instead")
+    s.add_argument("--cases", nargs="+", metavar="NAME", help="with --check: only these cases")
     s.set_defaults(fn=_cmd_vectors)
     return p
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a seed is a whole number ≥ 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"a seed is a whole number ≥ 0, got {value}")
+    return value
 
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.fn(args)
-    except catalog.UnknownTechniqueError as e:
+    except (catalog.UnknownTechniqueError, UserError) as e:
         print(f"refimpl: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("refimpl: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # `refimpl show … | head`: the reader left; say nothing more
+        try:  # and let Python's exit-time flush of stdout go nowhere instead of raising again
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (AttributeError, OSError, ValueError):
+            pass
+        return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -122,3 +122,85 @@ def test_cli_run_quick_writes_table_and_plot(tmp_path, capsys, monkeypatch):
     assert "test_acc" in out and "claim:" in out
     assert (tmp_path / SLUG / "metrics.json").is_file()
     assert list((tmp_path / SLUG).glob("*.png"))
+
+
+# --- vectors: read back, check, honest paths ---------------------------------------------------------------
+GMP = "global-magnitude-pruning"
+
+
+def _gmp_fn(l1, l2, sparsity, min_keep=0):
+    from refimpl.techniques.sparsity_pruning.global_magnitude_pruning import global_magnitude_masks
+
+    m = global_magnitude_masks([l1, l2], float(sparsity), min_keep=int(min_keep))
+    return {"mask_l1": m[0], "mask_l2": m[1]}
+
+
+@pytest.mark.parametrize("fmt", ["safetensors", "npz", "json"])
+def test_vectors_load_and_check_round_trip(tmp_path, fmt):
+    from refimpl.vectors import check, load
+
+    path = write_vectors(tmp_path / f"g.{fmt}", GMP, catalog.get(GMP).reference_cases(), fmt)
+    cases = load(path)
+    assert cases["global_60pct_collapses_l2"]["inputs"]["sparsity"].shape == ()  # 0-d stays 0-d
+    names = ["global_60pct_collapses_l2", "global_60pct_mt1_keeps_l2"]
+    assert all(r.passed for r in check(_gmp_fn, path, cases=names))
+    wrong = check(
+        lambda l1, l2, sparsity, min_keep: {"mask_l1": l1 * 0 + 1, "mask_l2": l2 * 0 + 1},
+        path,
+        cases=names[:1],
+    )
+    assert not wrong[0].passed and "'mask_l1' off by max abs 1.000e+00" in wrong[0].message
+    crash = check(lambda **kw: 1 / 0, path, cases=names[:1])
+    assert not crash[0].passed and "ZeroDivisionError" in crash[0].message
+
+
+def test_vectors_paths_are_honest(tmp_path, capsys):
+    assert cli.main(["vectors", GMP, "--out", str(tmp_path / "x.npz")]) == 2  # suffix contradicts --format
+    assert "says npz" in capsys.readouterr().err
+    assert cli.main(["vectors", GMP, "--all"]) == 2
+    assert cli.main(["vectors", GMP, "--out", str(tmp_path), "--format", "json"]) == 0  # into the folder
+    assert (tmp_path / f"{GMP}.json").is_file()
+    assert not list(tmp_path.glob(".tmp-*")), "atomic writes leave no temporary file"
+
+
+def test_vectors_check_from_the_command_line(tmp_path, monkeypatch, capsys):
+    (tmp_path / "mine.py").write_text(
+        "from refimpl.techniques.sparsity_pruning.global_magnitude_pruning import global_magnitude_masks\n"
+        "def masks(l1, l2, sparsity, min_keep=0):\n"
+        "    m = global_magnitude_masks([l1, l2], float(sparsity), min_keep=int(min_keep))\n"
+        "    return {'mask_l1': m[0], 'mask_l2': m[1]}\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    ok = ["vectors", GMP, "--check", "mine:masks", "--cases", "global_60pct_collapses_l2", "uniform_40pct"]
+    assert cli.main(ok[:-1]) == 0
+    assert "1 passed, 0 failed" in capsys.readouterr().out
+    assert cli.main(ok[:4]) == 1  # official_mt_procedure calls another function: reported, not crashed
+    assert "FAIL official_mt_procedure" in capsys.readouterr().out
+    assert cli.main(["vectors", GMP, "--check", "nomodule"]) == 2
+
+
+def test_cli_user_mistakes_give_one_line_not_a_traceback(tmp_path):
+    def run(*args, stdin=None):
+        return subprocess.run([sys.executable, "-m", "refimpl.cli", *args], capture_output=True, text=True)
+
+    r = run("run", GMP, "--seeds", "-1")
+    assert r.returncode == 2 and "seed is a whole number" in r.stderr and "Traceback" not in r.stderr
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    r = run("run", GMP, "--quick", "--out", str(blocker / "sub"))
+    assert r.returncode == 2 and "cannot write to --out" in r.stderr and "Traceback" not in r.stderr
+    r = run("--version")
+    assert r.returncode == 0 and r.stdout.startswith("refimpl ")
+
+
+def test_cli_closed_pipe_is_quiet(monkeypatch, capsys):
+    class ClosedPipe:
+        def write(self, text):
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def flush(self):
+            pass
+
+    monkeypatch.setattr(sys, "stdout", ClosedPipe())  # `refimpl list | head -0`: the reader is gone
+    assert cli.main(["list"]) == 0
+    assert "Traceback" not in capsys.readouterr().err

@@ -77,5 +77,7 @@ def record(slug: str, progress: bool = True) -> Path:
     result.source_hash = source_hash(slug)
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     path = result_path(slug)
-    path.write_text(result.to_json(), encoding="utf-8")
+    from ..vectors import atomic_write_text
+
+    atomic_write_text(path, result.to_json())
     return path
