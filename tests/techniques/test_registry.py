@@ -118,3 +118,13 @@ def test_notebook_renders_the_recorded_verdict(slug):
     nb = json.loads((ROOT / t.notebook).read_text(encoding="utf-8"))
     code = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
     assert f'recorded("{slug}")' in code, "the last cells render the recorded full result"
+
+
+@pytest.mark.parametrize("slug", PACKAGES)
+def test_notebook_shows_each_figure_once(slug):
+    """A cell that ends with a figure object shows it twice in Jupyter (inline backend + the cell's value)."""
+    nb = json.loads((ROOT / ENTRIES[slug].notebook).read_text(encoding="utf-8"))
+    for cell in nb["cells"]:
+        lines = "".join(cell["source"]).strip().splitlines()
+        if cell["cell_type"] == "code" and lines and "plot(" in lines[-1]:
+            assert lines[-1].split("#")[0].rstrip().endswith(";"), f"end the cell with `;`: {lines[-1]!r}"
