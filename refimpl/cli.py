@@ -122,7 +122,7 @@ def _run_package(t, args, out_dir) -> int:
         from .plotting import save
 
         for name, fig in t.plot(result).items():
-            written.append(save(fig, os.path.join(out_dir, f"{name}.png")))
+            written.append(save(fig, os.path.join(out_dir, f"{name}.{args.plot_format}"), dpi=args.dpi))
     print(f"\n{result.seconds:.1f} s; wrote {path}")
     for p in written:
         print(f"plot: {p}")
@@ -215,7 +215,7 @@ def _cmd_run(args) -> int:
         from .plotting import save
 
         for name, fig in plot(result).items():
-            written.append(save(fig, os.path.join(out_dir, f"{name}.png")))
+            written.append(save(fig, os.path.join(out_dir, f"{name}.{args.plot_format}"), dpi=args.dpi))
     print(f"\n{elapsed:.1f} s; wrote {os.path.join(out_dir, 'metrics.json')}")
     for p in written:
         print(f"plot: {p}")
@@ -316,6 +316,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--quick", action="store_true", help="the few-second version used by the tests")
     s.add_argument("--out", default="refimpl-out", help="folder for plots and metrics (default: refimpl-out)")
+    s.add_argument(
+        "--plot-format",
+        choices=("png", "svg", "pdf"),
+        default="png",
+        help="plot file format (svg/pdf for slides)",
+    )
+    s.add_argument("--dpi", type=_positive_int, default=110, help="resolution of PNG plots (default 110)")
     s.add_argument("--no-progress", action="store_true", help="no progress bar")
     s.set_defaults(fn=_cmd_run)
 
@@ -353,6 +360,16 @@ def _seed(text: str) -> int:
         raise argparse.ArgumentTypeError(f"a seed is a whole number ≥ 0, got {text!r}") from None
     if value < 0:
         raise argparse.ArgumentTypeError(f"a seed is a whole number ≥ 0, got {value}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number > 0, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number > 0, got {value}")
     return value
 
 

@@ -74,10 +74,12 @@ def weight_histogram(arrays: dict, bins: int = 60, log: bool = False, title: str
     return fig if fig is not None else ax.figure
 
 
-def save(fig, path) -> str:
-    """Write `fig` as PNG (creating the folder) and close it; returns the path."""
+def save(fig, path, dpi: int = 110) -> str:
+    """Write `fig` (PNG, SVG or PDF, from the suffix), creating the folder, and close it; returns the path."""
     path = os.fspath(path)
+    if dpi <= 0:
+        raise ValueError(f"save: `dpi` must be > 0, got {dpi}")
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=dpi)
     pyplot().close(fig)
     return path

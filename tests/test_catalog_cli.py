@@ -204,3 +204,13 @@ def test_cli_closed_pipe_is_quiet(monkeypatch, capsys):
     monkeypatch.setattr(sys, "stdout", ClosedPipe())  # `refimpl list | head -0`: the reader is gone
     assert cli.main(["list"]) == 0
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_cli_run_writes_svg_plots_for_slides(tmp_path, capsys):
+    assert (
+        cli.main(["run", GMP, "--quick", "--no-progress", "--out", str(tmp_path), "--plot-format", "svg"])
+        == 0
+    )
+    svg = tmp_path / GMP / f"{GMP}.svg"
+    assert svg.read_text(encoding="utf-8").lstrip().startswith("<?xml")
+    assert (tmp_path / GMP / "result.json").is_file()
