@@ -87,7 +87,10 @@ class ReferenceCase:
 
     `expected` must come from an independent computation (by hand, a closed form, brute force) and
     `note` says which; `compute(**inputs)` runs the code under test and returns a dict with the keys of
-    `expected`.  `refimpl vectors SLUG` exports `inputs` and `expected` for other frameworks.
+    `expected`.  `refimpl vectors SLUG` exports `inputs` and `expected` for other frameworks, with
+    `function` (the import path of the function exercised, e.g.
+    ``"refimpl.techniques.sparsity_pruning.global_magnitude_pruning.global_magnitude_masks"``) and the
+    float32 tolerances `atol32`/`rtol32` for checking a float32 implementation as it is.
     """
 
     name: str
@@ -97,6 +100,9 @@ class ReferenceCase:
     note: str = ""
     atol: float = 1e-6
     rtol: float = 1e-6
+    function: str = ""
+    atol32: float = 1e-5
+    rtol32: float = 1e-4
 
     def run(self) -> dict:
         got = self.compute(**self.inputs)

@@ -62,9 +62,19 @@ def _as_array(value):
 
 def case_arrays(slug: str, cases) -> tuple[dict, dict]:
     """(arrays, metadata) for a list of ReferenceCase."""
-    arrays, meta = {}, {"slug": slug, "cases": {}}
+    from . import __version__
+
+    arrays, meta = {}, {"slug": slug, "refimpl_version": __version__, "cases": {}}
     for case in cases:
-        info = {"note": case.note, "atol": case.atol, "rtol": case.rtol, "params": {}}
+        info = {
+            "note": case.note,
+            "function": getattr(case, "function", ""),
+            "atol": case.atol,
+            "rtol": case.rtol,
+            "atol_float32": getattr(case, "atol32", None),
+            "rtol_float32": getattr(case, "rtol32", None),
+            "params": {},
+        }
         for part in ("inputs", "expected"):
             for name, value in getattr(case, part).items():
                 arr = _as_array(value)
@@ -221,6 +231,9 @@ def load(path_or_slug) -> dict:
             "expected": {},
             "atol": info["atol"],
             "rtol": info["rtol"],
+            "atol_float32": info.get("atol_float32"),
+            "rtol_float32": info.get("rtol_float32"),
+            "function": info.get("function", ""),
             "note": info["note"],
         }
         for key, arr in arrays.items():
@@ -252,13 +265,16 @@ def _to_numpy(x):
     return np.asarray(getattr(x, "data", x))
 
 
-def check(fn, path_or_slug, adapter=None, atol=None, rtol=None, cases=None) -> list[CaseResult]:
+def check(
+    fn, path_or_slug, adapter=None, atol=None, rtol=None, cases=None, float32=False
+) -> list[CaseResult]:
     """Call `fn` on every case and compare with the expected outputs.
 
     By default `fn(**inputs)` must return a dict with the expected keys (or, for a case with one expected
     output, that array); `adapter(fn, inputs) -> outputs` changes how it is called (convert to torch
-    tensors, rename arguments...).  Outputs may be NumPy, PyTorch or JAX arrays.  `atol`/`rtol` override
-    the cases' own tolerances (e.g. looser ones for a float32 implementation); `cases` limits the check
+    tensors, rename arguments...).  Outputs may be NumPy, PyTorch or JAX arrays.  `float32=True` uses the
+    cases' float32 tolerances (an implementation computing in float32); `atol`/`rtol` override the
+    tolerances outright; `cases` limits the check
     to these case names (a file may exercise several functions)."""
     results = []
     table = load(path_or_slug)
@@ -290,8 +306,9 @@ def check(fn, path_or_slug, adapter=None, atol=None, rtol=None, cases=None) -> l
             if got.shape != want.shape:
                 problems.append(f"{key!r} has shape {got.shape}, expected {want.shape}")
                 continue
-            a = case["atol"] if atol is None else atol
-            r = case["rtol"] if rtol is None else rtol
+            loose = float32 and case.get("atol_float32") is not None
+            a = atol if atol is not None else case["atol_float32"] if loose else case["atol"]
+            r = rtol if rtol is not None else case["rtol_float32"] if loose else case["rtol"]
             err = np.abs(got - want)
             bad = ~(err <= a + r * np.abs(want))
             if bad.any():

@@ -29,6 +29,7 @@ def reference_cases() -> list:
             {"l1": l1, "l2": l2, "sparsity": 0.6, "min_keep": 0},
             {"mask_l1": np.array([0.0, 1.0, 1.0]), "mask_l2": np.array([0.0, 0.0])},
             gmp,
+            function="refimpl.techniques.sparsity_pruning.global_magnitude_pruning.global_magnitude_masks",
             note="by hand: 3 of 5 pruned; the three smallest |w| are 0.1, 0.2, 0.3 → L2 loses both",
         ),
         ReferenceCase(
@@ -36,6 +37,7 @@ def reference_cases() -> list:
             {"l1": l1, "l2": l2, "sparsity": 0.6, "min_keep": 1},
             {"mask_l1": np.array([0.0, 0.0, 1.0]), "mask_l2": np.array([0.0, 1.0])},
             gmp,
+            function="refimpl.techniques.sparsity_pruning.global_magnitude_pruning.global_magnitude_masks",
             note="by hand: MT=1 protects 0.9 (L1) and 0.3 (L2); the 3 smallest unprotected are 0.1, 0.2, 0.5",
         ),
         ReferenceCase(
@@ -43,6 +45,7 @@ def reference_cases() -> list:
             {"l1": l1, "l2": l2, "sparsity": 0.4},
             {"mask_l1": np.array([0.0, 1.0, 1.0]), "mask_l2": np.array([0.0, 1.0])},
             uniform,
+            function="refimpl.techniques.sparsity_pruning.global_magnitude_pruning.layerwise_magnitude_masks",
             note="by hand: L1 prunes round(0.4·3)=1 (0.1), L2 prunes round(0.4·2)=1 (0.2)",
         ),
         ReferenceCase(
@@ -50,6 +53,7 @@ def reference_cases() -> list:
             {"layer_sizes": [3, 2], "global_sparsities": [1 / 3, 1.0], "min_keep": 1, "target": 0.6},
             {"sparsities": np.array([2 / 3, 0.5])},
             official,
+            function="refimpl.techniques.sparsity_pruning.global_magnitude_pruning.official_mt_sparsities",
             note="by hand: L2 clamped to 1−1/2; proportional rescaling of L1 converges to (3−1)/3 "
             "so that (3·2/3 + 2·1/2)/5 = 0.6",
             atol=1e-6,
