@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import sys
 from collections import defaultdict
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -114,10 +115,44 @@ def train_step(model, loss_fn, x, y, optimizer, callbacks=(), state=None) -> flo
     return float(loss.data)
 
 
+def _is_array_pair(data) -> bool:
+    return (
+        isinstance(data, (tuple, list))
+        and len(data) == 2
+        and all(isinstance(a, (np.ndarray, list, Tensor)) for a in data)
+    )
+
+
 def _batches_of(data, batch_size, seed, epoch):
-    if isinstance(data, tuple) and len(data) == 2 and isinstance(data[0], np.ndarray):
-        return batches(data[0], data[1], batch_size=batch_size, shuffle=True, seed=seed, epoch=epoch)
+    """Minibatches of epoch `epoch` from an (x, y) pair (arrays, lists or Tensors) or a re-iterable such as
+    a `DataLoader` (the forms `fit` accepts; `_check_data` rejects the rest before training starts)."""
+    if _is_array_pair(data):
+        x, y = (_as_array(a) for a in data)
+        return batches(x, y, batch_size=batch_size, shuffle=True, seed=seed, epoch=epoch)
     return iter(data)
+
+
+def _as_array(a):
+    """An array from an ndarray, a Tensor or a list; lists of Python floats become float32, as `tensor`."""
+    if isinstance(a, Tensor):
+        return a.data
+    arr = np.asarray(a)
+    return arr.astype(np.float32) if isinstance(a, list) and arr.dtype == np.float64 else arr
+
+
+def _check_data(data, epochs: int) -> None:
+    if _is_array_pair(data):
+        return
+    if not hasattr(data, "__iter__"):  # (no iter() here: it would start an epoch of a DataLoader)
+        raise TypeError(
+            f"fit: `data` must be an (x, y) pair of arrays or an iterable of (x, y) batches such as a "
+            f"DataLoader, got {type(data).__name__}"
+        )
+    if isinstance(data, Iterator) and epochs > 1:  # a generator: empty from the second epoch on
+        raise ValueError(
+            f"fit: `data` is a one-shot iterator ({type(data).__name__}) but epochs={epochs}; pass the (x, y) "
+            "arrays or a DataLoader, which start a new pass every epoch"
+        )
 
 
 def fit(
@@ -137,14 +172,16 @@ def fit(
 ) -> History:
     """Train `model` for `epochs` passes over `data` and return the per-epoch History.
 
-    `data` is an (x, y) pair of arrays (minibatched and reshuffled each epoch from `seed`) or an iterable
-    of (x, y) batches; `loss_fn(output, target)` returns a scalar Tensor; `eval_data` = (x, y) is
+    `data` is an (x, y) pair of arrays, lists or Tensors (minibatched and reshuffled each epoch from
+    `seed`) or a re-iterable of (x, y) batches such as a `DataLoader` (a one-shot generator is refused
+    when epochs > 1); `loss_fn(output, target)` returns a scalar Tensor; `eval_data` = (x, y) is
     evaluated after every epoch ("val_loss", "val_accuracy"); `scheduler.step()` runs once per epoch.
     """
     if epochs < 0:
         raise ValueError(f"fit: `epochs` must be ≥ 0, got {epochs}")
     if batch_size < 1:
         raise ValueError(f"fit: `batch_size` must be ≥ 1, got {batch_size}")
+    _check_data(data, epochs)
     callbacks = list(callbacks)
     if clip_grad_norm is not None:
         from .optim import clip_grad_norm_

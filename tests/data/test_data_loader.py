@@ -66,3 +66,44 @@ def test_errors_are_raised_at_the_call():
         DataLoader(np.zeros(3), batch_size=2, seed=np.random.default_rng(0))
     with pytest.raises(ValueError, match="seed must be a non-negative int"):
         DataLoader(np.zeros(3), batch_size=2, seed=-1)
+
+
+# --- fit accepts the same forms as DataLoader -------------------------------------------------------------
+def _fit_weights(data, epochs=2, seed=3):
+    import refimpl as rf
+    from refimpl import nn, optim
+    from refimpl.nn import functional as F
+    from refimpl.train import fit
+
+    rf.manual_seed(0)
+    model = nn.MLP([4, 5, 3])
+    fit(
+        model,
+        F.cross_entropy,
+        data,
+        optim.SGD(model.parameters(), lr=0.1),
+        epochs=epochs,
+        batch_size=8,
+        seed=seed,
+        progress=False,
+    )
+    return [p.data.copy() for p in model.parameters()]
+
+
+def test_fit_takes_arrays_lists_or_a_dataloader_alike():
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(20, 4)).astype(np.float32), rng.integers(0, 3, size=20)
+    want = _fit_weights((x, y))
+    for data in ((x.tolist(), y.tolist()), [x, y], DataLoader(x, y, batch_size=8, seed=3)):
+        for a, b in zip(_fit_weights(data), want):
+            np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
+def test_fit_refuses_a_one_shot_generator_for_several_epochs():
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(20, 4)).astype(np.float32), rng.integers(0, 3, size=20)
+    with pytest.raises(ValueError, match="one-shot iterator"):
+        _fit_weights(batches(x, y, batch_size=8), epochs=2)
+    _fit_weights(batches(x, y, batch_size=8), epochs=1)  # one pass is fine
+    with pytest.raises(TypeError, match="DataLoader"):
+        _fit_weights(42)
