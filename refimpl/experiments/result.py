@@ -41,6 +41,7 @@ class Result:
     source_hash: str = ""
     seconds: float = 0.0
     schema: int = SCHEMA_VERSION
+    maximize: bool = True  # whether a higher `select` score was the better one
 
     # --- access ---------------------------------------------------------------------------------
     def values(self, method: str, metric: str) -> list[float]:
@@ -253,6 +254,7 @@ def finish(
         smoke=bool(smoke),
         seeds=list(comparison.seeds),
         select=comparison.select,
+        maximize=comparison.maximize,
         table=comparison.rows,
         selected=comparison.selected,
         selection=comparison.selection,

@@ -1,5 +1,6 @@
 """Contract tests every catalogue entry must pass (driven by the registry, not by a hand list)."""
 
+import importlib.util
 import json
 import math
 import re
@@ -69,6 +70,38 @@ def test_demo_quick_is_deterministic_and_finite(slug, demo_result):
         )
 
 
+@pytest.mark.parametrize("family", catalog.families())
+def test_family_declares_its_contract_tests_in_the_one_form(family):
+    """tests/techniques/<family>/test_<family>_contract.py declares FAMILY, CONTRACTS and EXEMPT (see
+    tests/techniques/contracts.py), covers every technique of the family, and parametrizes its properties
+    over the declared contracts."""
+    import contracts
+
+    name = family.replace("-", "_")
+    path = ROOT / "tests" / "techniques" / name / f"test_{name}_contract.py"
+    assert path.is_file(), f"{family}: no contract test file {path.relative_to(ROOT)}"
+    spec = importlib.util.spec_from_file_location(f"_contract_form_{name}", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert getattr(mod, "FAMILY", None) == family, f"{path.name}: FAMILY must be {family!r}"
+    assert isinstance(getattr(mod, "CONTRACTS", None), dict), f"{path.name}: CONTRACTS must be a dict"
+    assert isinstance(getattr(mod, "EXEMPT", None), dict), f"{path.name}: EXEMPT must be a dict"
+    contracts.check(family, mod.CONTRACTS, mod.EXEMPT)
+    keys = set(mod.CONTRACTS)
+    properties = [
+        test
+        for attr, test in vars(mod).items()
+        if attr.startswith("test_")
+        and any(
+            mark.name == "parametrize" and {getattr(v, "id", None) for v in mark.args[1]} & keys
+            for mark in getattr(test, "pytestmark", [])
+        )
+    ]
+    assert properties, (
+        f"{path.name}: no test is parametrized over contracts.params(FAMILY, CONTRACTS, EXEMPT)"
+    )
+
+
 @pytest.mark.parametrize("slug", [s for s in SLUGS if ENTRIES[s].verified == "reconstructed"])
 def test_reconstructed_entries_say_so_in_their_notebook(slug):
     nb = json.loads((ROOT / ENTRIES[slug].notebook).read_text(encoding="utf-8"))
@@ -100,7 +133,8 @@ def test_recorded_full_result_is_fresh_and_well_formed(slug):
     for method, hp in r.selected.items():  # every tuned choice is one of its grid's validation winners
         scores = [row for row in r.selection if row["method"] == method]
         if scores:
-            best = max(scores, key=lambda row: row["score"])
+            pick = max if r.maximize else min
+            best = pick(scores, key=lambda row: row["score"])
             assert all(hp[k] == best[k] for k in best if k not in ("method", "score")), method
 
 
