@@ -4,8 +4,8 @@ and PyTorch's fake-quantize / float8 cast when torch is installed.
     PYTHONPATH=. python benchmarks/bench_quant_kernels.py [--rows 512] [--cols 512] [--repeat 20]
 
 Prints the median wall time per kernel and backend in milliseconds and the ratio numpy/numba (> 1 =
-Numba faster).  Kernels: per-row integer quantize–dequantize, FP4 (E2M1) quantize, per-row MSE-optimal
-clipping search (the rounding-grid search, 50 ratios).
+Numba faster).  Kernels: per-row integer quantize–dequantize (`quantizers.fake_quant`), FP4 (E2M1) quantize
+(`llm_fp4.fp_quantize`).
 """
 
 import argparse
@@ -14,7 +14,8 @@ import time
 
 import numpy as np
 
-from refimpl.techniques.quantization import _base as B
+from refimpl.techniques.quantization import llm_fp4 as L
+from refimpl.techniques.quantization import quantizers as Q
 
 
 def median_ms(fn, repeat, warmup=2):
@@ -50,18 +51,17 @@ def main():
     args = ap.parse_args()
     rng = np.random.default_rng(0)
     x = rng.normal(size=(args.rows, args.cols))
-    qp = B.quant_params(x, 4, granularity="channel")
+    qp = Q.quant_params(x, 4, granularity="channel")
     cases = {
-        "qdq_rows (int4, per row)": lambda: B.fake_quant(x, qp),
-        "fp_qdq (E2M1)": lambda: B.fp_quantize(x, B.E2M1, 0.5),
-        "mse_clip_rows (3 bit, 50 ratios)": lambda: B.mse_clip_search(x, 3, granularity="channel", grid=50),
+        "qdq_rows (int4, per row)": lambda: Q.fake_quant(x, qp),
+        "fp_qdq (E2M1)": lambda: L.fp_quantize(x, L.E2M1, 0.5),
     }
     results = {}
     for backend in ("numpy", "numba"):
-        B.kernel_backend(backend)
+        Q.kernel_backend(backend)
         for name, fn in cases.items():
             results.setdefault(name, {})[backend] = median_ms(fn, args.repeat)
-    B.kernel_backend("auto")
+    Q.kernel_backend("auto")
     for name, fn in torch_cases(x, qp.scale).items():
         results.setdefault(name, {})["torch"] = median_ms(fn, args.repeat)
     print(f"x: {args.rows}×{args.cols} float64, median of {args.repeat} runs (ms)")

@@ -340,7 +340,9 @@ class _GradMode:
 
 
 class no_grad(_GradMode):
-    """Context manager (and decorator): operations inside record no graph."""
+    """Context manager (and decorator): operations inside record no graph, and their results do not
+    require grad (in PyTorch a *view* of a tensor that requires grad still does), except the ops that
+    return their input itself (a cast to its own dtype, dropout in eval mode or with p = 0)."""
 
     def __init__(self):
         super().__init__(False)

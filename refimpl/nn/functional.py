@@ -32,6 +32,20 @@ logsumexp = ops.logsumexp
 _REDUCTIONS = ("mean", "sum", "none")
 
 
+def _learned_weight(weight, what: str, allowed: bool) -> bool:
+    """Whether `weight` is a Tensor whose gradient is wanted.  Where PyTorch does not differentiate a
+    loss's weight, neither do we, and a weight that asks for a gradient is an error (not silently a
+    constant); `allowed` is where it is differentiated (cross-entropy with probability targets)."""
+    if not (isinstance(weight, Tensor) and weight.requires_grad and Tensor._grad_enabled):
+        return False
+    if not allowed:
+        raise ValueError(
+            f"{what}: `weight` requires grad, but it is not differentiated here (as in PyTorch); "
+            "pass weight.detach() or an array"
+        )
+    return True
+
+
 def _check_reduction(reduction):
     if reduction not in _REDUCTIONS:
         raise ValueError(f"`reduction` must be one of {_REDUCTIONS}, got {reduction!r}")
@@ -56,7 +70,9 @@ def cross_entropy(
     label_smoothing: float = 0.0,
 ):
     """Softmax cross-entropy of logits `input` (N, C) or (N, C, d₁, …) with class indices `target`
-    (N,) / (N, d₁, …), or class probabilities of the input's shape.  PyTorch's semantics."""
+    (N,) / (N, d₁, …), or class probabilities of the input's shape.  PyTorch's semantics: probability
+    targets and a class `weight` Tensor are differentiated with probability targets; with class indices
+    a `weight` that requires grad is an error."""
     _check_reduction(reduction)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"`label_smoothing` must be in [0, 1], got {label_smoothing}")
@@ -74,10 +90,13 @@ def cross_entropy(
     extra = input.shape[2:]
     w = None
     plain = False  # class indices in range, no weights, smoothing or ignored entries: the fast path
+    learned = ()  # the weight as a differentiated input of the op
     if weight is not None:
         w = np.asarray(weight.data if isinstance(weight, Tensor) else weight, dtype=input.dtype)
         if w.shape != (c,):
             raise ValueError(f"cross_entropy: `weight` must have shape ({c},), got {w.shape}")
+        if _learned_weight(weight, "cross_entropy with class-index targets", target.dtype.kind == "f"):
+            learned = (weight,)
     if target.dtype.kind == "f":
         if target.shape != input.shape:
             raise ValueError(
@@ -112,6 +131,7 @@ def cross_entropy(
     out = CrossEntropy.apply(
         input,
         target,
+        *learned,
         weight=w,
         reduction=reduction,
         label_smoothing=label_smoothing,
@@ -138,6 +158,7 @@ def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: st
             f"nll_loss: `target` values must be in [0, {c - 1}], got {target[valid].min()}..{target[valid].max()}"
         )
     idx = np.where(valid, target, 0)
+    _learned_weight(weight, "nll_loss", False)
     w = (
         np.ones(c, dtype=input.dtype)
         if weight is None
@@ -180,6 +201,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction: str 
             "binary_cross_entropy_with_logits: `target` must have the input's shape "
             f"{input.shape}, got {np.shape(getattr(target, 'data', target))}"
         )
+    _learned_weight(weight, "binary_cross_entropy_with_logits", False)
     w = None if weight is None else np.asarray(getattr(weight, "data", weight), dtype=input.dtype)
     return BCEWithLogits.apply(input, target, weight=w, reduction=reduction)
 
@@ -187,7 +209,8 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction: str 
 # --- convolution and pooling ------------------------------------------------------------------
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups: int = 1):
     """2-D convolution (cross-correlation) with PyTorch's layout and arguments; `padding` may be an
-    int, a pair, "valid" or "same" (stride 1)."""
+    int, a pair, "valid" or "same" (stride 1 and an odd effective kernel: PyTorch also pads an even one,
+    asymmetrically)."""
     if input.ndim != 4:
         raise ValueError(f"conv2d: `input` must be (N, C, H, W), got shape {input.shape}")
     if weight.ndim != 4:
@@ -278,7 +301,8 @@ def embedding(input, weight):
 
 
 def dropout(input, p: float = 0.5, training: bool = True, generator=None):
-    """Zero each element with probability p and scale the rest by 1/(1−p) (inverted dropout)."""
+    """Zero each element with probability p and scale the rest by 1/(1−p) (inverted dropout).  The mask
+    comes from a NumPy generator (`generator`: a seed or Generator), so it differs from PyTorch's."""
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout: `p` must be in [0, 1], got {p}")
     if not training or p == 0.0:
@@ -310,6 +334,8 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-
 
 
 def group_norm(input, num_groups: int, weight=None, bias=None, eps: float = 1e-5):
+    """Normalise each of `num_groups` channel groups of each sample (over its channels and positions).
+    A group of one value normalises to 0, as layer_norm does (PyTorch raises)."""
     n, c = input.shape[:2]
     if c % num_groups:
         raise ValueError(f"group_norm: `num_groups`={num_groups} must divide the {c} channels")
@@ -387,7 +413,8 @@ def scaled_dot_product_attention(
     """softmax(Q Kᵀ · scale + mask) V over the last two axes (…, L, E).  A boolean `attn_mask` marks
     the positions that may be attended to (True = keep), a float mask is added to the scores (a Tensor
     mask that requires grad is differentiated: a learned attention bias); `is_causal` keeps j ≤ i.
-    A row with every position masked gives NaN here; PyTorch's fused kernels may give 0 instead."""
+    A row with every position masked gives NaN here; PyTorch's fused kernels may give 0 instead.  A mask
+    and `is_causal` combine (PyTorch refuses the pair)."""
     if query.shape[-1] != key.shape[-1]:
         raise ValueError(
             f"scaled_dot_product_attention: query and key feature sizes differ: {query.shape} vs {key.shape}"

@@ -1,4 +1,5 @@
-"""Regression tests for the six engine bugs that a differential comparison with PyTorch found.
+"""Regression tests for engine bugs that a differential comparison with PyTorch found: six from the
+per-op cross-check, then three from the seeded graph fuzzer (tests/xcheck/graph_fuzz.py, from no. 7).
 
 Each expected value is worked out by hand in the test (no PyTorch needed); each test fails on the code
 before its fix.
@@ -133,3 +134,79 @@ def test_no_grad_holds_for_identity_shaped_ops(op):
     assert y2 is not x
     (y2 * 2).sum().backward()
     np.testing.assert_array_equal(x.grad, np.full((2, 3), 2.0))
+
+
+LOG2 = float(np.log(2.0))
+
+
+# 7. cross-entropy with probability targets: a class weight that requires grad is a learned weight and
+#    gets its gradient (it was silently a constant); with z = 0 every p = 1/2, so −log p_c = log 2 and
+#    ℓₙ = Σ_c w_c t'_{n,c} log 2,  w̄_c = Σₙ t'_{n,c} log 2 (÷ N for 'mean').
+@pytest.mark.parametrize(
+    "smoothing, reduction, want_loss, want_wgrad",
+    [
+        (0.0, "sum", 2 * LOG2 + 3 * LOG2, [LOG2, LOG2]),  # t = one-hot rows [1, 0], [0, 1]; w = [2, 3]
+        (0.0, "mean", (2 + 3) / 2 * LOG2, [LOG2 / 2, LOG2 / 2]),
+        (0.5, "sum", (2 * 0.75 + 3 * 0.25 + 2 * 0.25 + 3 * 0.75) * LOG2, [LOG2, LOG2]),  # t' = 0.5 t + 0.25
+    ],
+)
+def test_cross_entropy_learned_class_weight_with_probability_targets(
+    smoothing, reduction, want_loss, want_wgrad
+):
+    z = leaf(np.zeros((2, 2)))
+    w = leaf([2.0, 3.0])
+    loss = F.cross_entropy(z, np.eye(2), weight=w, reduction=reduction, label_smoothing=smoothing)
+    assert loss.requires_grad
+    assert loss.item() == pytest.approx(want_loss, rel=1e-14)
+    loss.backward()
+    np.testing.assert_allclose(w.grad, want_wgrad, rtol=1e-14)
+    if (
+        smoothing == 0 and reduction == "sum"
+    ):  # z̄ₙ = (Σ_c wₙ,c) pₙ − coefₙ with coef = t·w: [−1, 1], [1.5, −1.5]
+        np.testing.assert_allclose(z.grad, [[-1.0, 1.0], [1.5, -1.5]], rtol=1e-14)
+
+
+@pytest.mark.parametrize(
+    "loss",
+    [
+        lambda z, w: F.cross_entropy(z, np.array([0, 1]), weight=w),
+        lambda z, w: F.nll_loss(z, np.array([0, 1]), weight=w),
+        lambda z, w: F.binary_cross_entropy_with_logits(z, np.full((2, 2), 0.5), weight=w),
+    ],
+)
+def test_a_loss_weight_that_cannot_be_differentiated_is_an_error_not_a_constant(loss):
+    z, w = leaf(np.zeros((2, 2))), leaf([1.0, 2.0])
+    with pytest.raises(ValueError, match="weight"):
+        loss(z, w)
+    with refimpl.no_grad():  # no gradient wanted: fine
+        loss(z, w)
+    loss(z, w.detach())  # fine
+
+
+# 8. cross-entropy with float64 probability targets and float32 logits: the loss is float64, as in PyTorch
+#    (it was cast to float32); with z = 0 every −log p_c = log 2, so ℓₙ = Σ_c t_{n,c} log 2 = log 2.
+# 9. binary cross-entropy with logits, float32 logits and a float64 target: every reduction gives the
+#    promoted float64 loss (only "none" did); with z = 0: ℓ = max(0, 0) − 0·y + log(1 + e⁰) = log 2.
+#    (log p and log(1 + e⁰) are computed from float32 logits: the values are float32-accurate.)
+@pytest.mark.parametrize(
+    "which, reduction, want",
+    [
+        ("cross_entropy", "mean", LOG2),
+        ("cross_entropy", "sum", 2 * LOG2),
+        ("cross_entropy", "none", [LOG2, LOG2]),
+        ("bce_with_logits", "mean", LOG2),
+        ("bce_with_logits", "sum", 4 * LOG2),
+        ("bce_with_logits", "none", [[LOG2, LOG2], [LOG2, LOG2]]),
+    ],
+)
+def test_mixed_precision_losses_have_the_promoted_dtype(which, reduction, want):
+    z = refimpl.tensor(np.zeros((2, 2), dtype=np.float32), requires_grad=True)
+    t = np.array([[0.25, 0.75], [0.5, 0.5]])  # float64 (rows sum to 1)
+    if which == "cross_entropy":
+        loss = F.cross_entropy(z, t, reduction=reduction)
+    else:
+        loss = F.binary_cross_entropy_with_logits(z, t, reduction=reduction)
+    assert loss.dtype == np.float64
+    np.testing.assert_allclose(loss.data, want, rtol=1e-6)
+    loss.backward(np.ones(loss.shape))
+    assert z.grad.dtype == np.float32

@@ -2,7 +2,9 @@
 
 Binary ops broadcast like NumPy; their `backward` returns gradients in the broadcast shape and the
 engine reduces them (`unbroadcast`).  Conventions follow PyTorch where users compare: relu'(0) = 0,
-|x|'(0) = 0, sign' = 0, clip passes the gradient on the closed interval [lo, hi].
+|x|'(0) = 0, sign' = 0, clip passes the gradient on the closed interval [lo, hi].  Dtypes promote as in
+NumPy: a Python scalar takes the tensor's dtype, but a 0-d float64 array makes a float32 operand
+float64 (a 0-d PyTorch tensor does not).
 """
 
 from __future__ import annotations
@@ -231,7 +233,7 @@ class SiLU(Function):
 
 
 class Softplus(Function):
-    """y = log(1 + eˣ) (computed stably);  x̄ = ȳ ⊙ σ(x)"""
+    """y = log(1 + eˣ) (computed stably, exact for every x: PyTorch returns x itself above 20);  x̄ = ȳ ⊙ σ(x)"""
 
     def forward(ctx, x):
         ctx.x = x

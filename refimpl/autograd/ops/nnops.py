@@ -57,13 +57,17 @@ class CrossEntropy(Function):
         z̄ₙ = ḡₙ [ (1−ε) w_{yₙ} (pₙ − e_{yₙ}) + (ε/C) (Σ_c w_c · pₙ − w) ]
     'mean' divides Σₙ ℓₙ by Σₙ w_{yₙ} over samples not equal to `ignore_index`.
     With probabilities t (N, C): ℓₙ = −Σ_c w_c t'_{n,c} log p_{n,c}, t' = (1−ε)t + ε/C, mean over N;
-    the target is differentiable too: t̄_{n,c} = −ḡₙ (1−ε) w_c log p_{n,c}.
+    the target is differentiable too: t̄_{n,c} = −ḡₙ (1−ε) w_c log p_{n,c}, and so is a class weight
+    given as a third input (a learned weight, as in PyTorch): w̄_c = −Σₙ ḡₙ t'_{n,c} log p_{n,c}.
+    The loss has z's dtype, or with probabilities the promoted dtype of z and t (as PyTorch).
     `plain=True` promises class indices all in [0, C), no weights, no smoothing and nothing ignored
     (the caller has checked); then, with mₙ = max_c z_{n,c},
         ℓₙ = log Σ_c e^{z_{n,c}−mₙ} − (z_{n,yₙ}−mₙ),   z̄ₙ = ḡₙ (pₙ − e_{yₙ}).
     """
 
-    def forward(ctx, z, target, *, weight, reduction, label_smoothing, ignore_index, plain=False):
+    def forward(ctx, z, target, *learned, weight, reduction, label_smoothing, ignore_index, plain=False):
+        if learned:  # the class weight as a differentiated input (probability targets only)
+            weight = learned[0]
         n, c = z.shape
         ctx.reduction = reduction
         shifted, e, s = _shifted_exp(z, 1)
@@ -81,6 +85,8 @@ class CrossEntropy(Function):
                 denom = n
                 if ctx.needs_input_grad[1]:  # ∂ℓₙ/∂t_{n,c} = −(1−ε) w_c log p_{n,c}
                     ctx.dt = -(1 - eps) * (logp if weight is None else logp * weight)
+                if learned and ctx.needs_input_grad[2]:  # ∂ℓₙ/∂w_c = −t'_{n,c} log p_{n,c}
+                    ctx.dw = -t * logp
             else:
                 valid = target != ignore_index
                 tgt = np.where(valid, target, 0)
@@ -94,12 +100,13 @@ class CrossEntropy(Function):
             losses = -np.sum(coef * logp, axis=1)
             ctx.p, ctx.coef = e / s, coef  # z̄ₙ = ḡₙ (Σ_c coef_c · pₙ − coefₙ)
         ctx.denom = denom
+        dtype = np.result_type(z, target) if target.dtype.kind == "f" else z.dtype  # (probabilities promote)
         if reduction == "none":
-            return losses.astype(z.dtype, copy=False)
+            return losses.astype(dtype, copy=False)
         total = losses.sum()
         if reduction == "sum":
-            return np.asarray(total, dtype=z.dtype)
-        return np.asarray(total / denom if denom else np.nan, dtype=z.dtype)
+            return np.asarray(total, dtype=dtype)
+        return np.asarray(total / denom if denom else np.nan, dtype=dtype)
 
     def backward(ctx, g):
         coef = ctx.coef
@@ -115,11 +122,17 @@ class CrossEntropy(Function):
                 return np.zeros_like(dz), None
             g = g / ctx.denom
         dz *= g
-        return dz, (ctx.dt * g if ctx.needs_input_grad[1] else None)
+        needs = ctx.needs_input_grad
+        gt = ctx.dt * g if needs[1] else None
+        if len(needs) == 2:
+            return dz, gt
+        return dz, gt, ((ctx.dw * g).sum(axis=0) if needs[2] else None)
 
 
 class BCEWithLogits(Function):
-    """ℓ = w [ max(z,0) − z·y + log(1 + e^{−|z|}) ]  (stable);  z̄ = ḡ w (σ(z) − y)"""
+    """ℓ = w [ max(z,0) − z·y + log(1 + e^{−|z|}) ]  (stable);  z̄ = ḡ w (σ(z) − y),  ȳ = −ḡ w z
+
+    The loss has the promoted dtype of z and y for every reduction (PyTorch gives y's dtype)."""
 
     def forward(ctx, z, y, *, weight, reduction):
         losses = np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))
@@ -129,7 +142,7 @@ class BCEWithLogits(Function):
         if reduction == "none":
             return losses
         total = losses.sum() if reduction == "sum" else losses.mean()
-        return np.asarray(total, dtype=z.dtype)
+        return np.asarray(total, dtype=losses.dtype)  # (z and y promoted, as with reduction="none")
 
     def backward(ctx, g):
         d = _sigmoid(ctx.z) - ctx.y

@@ -75,7 +75,9 @@ class Mean(Function):
 
 
 class Var(Function):
-    """y = Σ_axis (x − μ)² / (n − c);  x̄ = ȳ ⊙ 2(x − μ)/(n − c)   (c = `correction`, 1 = unbiased)"""
+    """y = Σ_axis (x − μ)² / (n − c);  x̄ = ȳ ⊙ 2(x − μ)/(n − c)   (c = `correction`, 1 = unbiased)
+
+    n ≤ c raises ValueError (PyTorch returns NaN or inf with a warning)."""
 
     def forward(ctx, x, *, axis, keepdims, correction):
         axes = _norm_axis(axis, x.ndim)
@@ -91,7 +93,10 @@ class Var(Function):
 
 
 class _Extremum(Function):
-    """y = max (or min) over axis;  x̄ = ȳ split evenly among the positions that attain it"""
+    """y = max (or min) over axis;  x̄ = ȳ split evenly among the positions that attain it
+
+    The values only, like torch.amax/amin (torch.max(x, dim) also returns indices and sends the
+    gradient to one of them)."""
 
     reduce = staticmethod(np.max)
 

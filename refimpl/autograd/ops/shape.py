@@ -47,7 +47,11 @@ class BroadcastTo(Function):
 
 
 class GetItem(Function):
-    """y = x[index] (slices, integer arrays, boolean masks);  x̄ = zeros, then x̄[index] += ȳ"""
+    """y = x[index] (slices, integer arrays, boolean masks);  x̄ = zeros, then x̄[index] += ȳ
+
+    NumPy's indexing rules: negative slice steps work (not in PyTorch), and an int and an index array
+    separated by a slice (x[1, :, idx]) are both advanced indices, so the index axis goes first
+    (PyTorch applies the int first and keeps the index axis in place)."""
 
     def forward(ctx, x, *, index):
         ctx.shape, ctx.index = x.shape, index

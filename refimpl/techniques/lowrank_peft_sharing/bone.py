@@ -48,7 +48,9 @@ from ...autograd import ops
 from ...autograd.tensor import Tensor
 from ...catalog import ReferenceCase
 from ...nn.module import Parameter
-from ._base import LoRA, WeightAdapter, adapt, attach, blas_single_thread, freeze_base, pretrain
+from ...threads import blas_single_thread
+from .adapters import LoRA, WeightAdapter, attach, freeze_base
+from .transfer import adapt, pretrain
 
 CATALOG_ENTRY = {
     "slug": "bone",

@@ -69,17 +69,9 @@ from ...autograd.tensor import Tensor
 from ...catalog import ReferenceCase
 from ...nn import functional as F
 from ...nn.module import Module, Parameter
-from ._base import (
-    BottleneckAdapter,
-    LoRA,
-    WeightAdapter,
-    adapt,
-    attach,
-    blas_single_thread,
-    freeze_base,
-    insert_after,
-    pretrain,
-)
+from ...threads import blas_single_thread
+from .adapters import LoRA, WeightAdapter, attach, freeze_base
+from .transfer import adapt, pretrain
 
 CATALOG_ENTRY = {
     "slug": "compacter",
@@ -233,6 +225,49 @@ class PHMLinear(Module):
 
     def extra_repr(self):
         return f"in={self.in_features}, out={self.out_features}, n={self.n}, rank={self.rank}"
+
+
+# --- activation-space adapters: the bottleneck adapter (the baseline) and its insertion ---------------
+class BottleneckAdapter(Module):
+    """Houlsby/Pfeiffer adapter h ← h + U σ(D h): D (k×d), U (d×k), biases; U zero ⇒ identity at start.
+    Trainable parameters: 2kd + k + d."""
+
+    def __init__(self, d: int, k: int, zero_init: bool = True, dtype=np.float32, rng=None):
+        super().__init__()
+        from ...nn import Linear
+
+        if k < 1 or d < 1:
+            raise ValueError(f"BottleneckAdapter: need d ≥ 1 and bottleneck k ≥ 1, got d={d}, k={k}")
+        self.d, self.k = d, k
+        self.down = Linear(d, k, dtype=dtype, rng=rng)
+        self.up = Linear(k, d, dtype=dtype, rng=rng)
+        if zero_init:
+            self.up.weight.data[...] = 0
+            self.up.bias.data[...] = 0
+
+    def forward(self, h):
+        from ...nn import functional as F
+
+        return h + self.up(F.gelu(self.down(h)))
+
+    def num_trainable(self) -> int:
+        return 2 * self.k * self.d + self.k + self.d
+
+
+def insert_after(seq, positions, make):
+    """A new Sequential with `make(i, module)` inserted after seq[i] for i in `positions` (modules shared)."""
+    from ...nn import Sequential
+
+    positions = set(positions)
+    bad = [i for i in positions if not 0 <= i < len(seq)]
+    if bad:
+        raise ValueError(f"insert_after: positions {bad} outside 0..{len(seq) - 1}")
+    mods = []
+    for i, m in enumerate(seq):
+        mods.append(m)
+        if i in positions:
+            mods.append(make(i, m))
+    return Sequential(*mods)
 
 
 class CompacterAdapter(Module):

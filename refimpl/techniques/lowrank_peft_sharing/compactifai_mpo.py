@@ -53,7 +53,7 @@ from ...autograd.tensor import Tensor
 from ...catalog import ReferenceCase
 from ...nn import functional as F
 from ...nn.module import Module, Parameter
-from ._base import blas_single_thread
+from ...threads import blas_single_thread
 
 CATALOG_ENTRY = {
     "slug": "compactifai-mpo",

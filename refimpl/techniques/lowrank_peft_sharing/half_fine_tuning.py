@@ -43,7 +43,8 @@ import copy
 import numpy as np
 
 from ...catalog import ReferenceCase
-from ._base import blas_single_thread, digit_tasks, make_backbone, train_classifier
+from ...threads import blas_single_thread
+from .transfer import digit_tasks, make_backbone, train_classifier
 
 CATALOG_ENTRY = {
     "slug": "half-fine-tuning",

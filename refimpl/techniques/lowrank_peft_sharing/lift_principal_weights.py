@@ -51,7 +51,9 @@ import numpy as np
 from ...autograd.function import Function
 from ...catalog import ReferenceCase
 from ...nn.module import Parameter
-from ._base import LoRA, WeightAdapter, adapt, adapters_of, attach, blas_single_thread, freeze_base, pretrain
+from ...threads import blas_single_thread
+from .adapters import LoRA, WeightAdapter, adapters_of, attach, freeze_base
+from .transfer import adapt, pretrain
 
 CATALOG_ENTRY = {
     "slug": "lift-principal-weights",

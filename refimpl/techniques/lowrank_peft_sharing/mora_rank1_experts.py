@@ -52,7 +52,9 @@ from ...catalog import ReferenceCase
 from ...nn import functional as F
 from ...nn import init
 from ...nn.module import Module, Parameter
-from ._base import LoRA, attach, blas_single_thread, digit_tasks, freeze_base, pretrain, train_classifier
+from ...threads import blas_single_thread
+from .adapters import LoRA, attach, freeze_base
+from .transfer import digit_tasks, pretrain, train_classifier
 
 CATALOG_ENTRY = {
     "slug": "mora-rank1-experts",

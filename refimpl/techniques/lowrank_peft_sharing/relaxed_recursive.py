@@ -54,7 +54,8 @@ import numpy as np
 from ...catalog import ReferenceCase
 from ...nn import functional as F
 from ...nn.module import Module
-from ._base import LoRA, blas_single_thread
+from ...threads import blas_single_thread
+from .adapters import LoRA
 
 CATALOG_ENTRY = {
     "slug": "relaxed-recursive",

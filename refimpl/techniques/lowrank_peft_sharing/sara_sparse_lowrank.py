@@ -51,8 +51,10 @@ import numpy as np
 from ...autograd.function import Function
 from ...autograd.tensor import Tensor
 from ...catalog import ReferenceCase
-from ._base import LoRA, adapt, adapters_of, attach, blas_single_thread, freeze_base, pretrain
+from ...threads import blas_single_thread
+from .adapters import LoRA, adapters_of, attach, freeze_base
 from .lift_principal_weights import SparseDelta, budget, topk_mask
+from .transfer import adapt, pretrain
 
 CATALOG_ENTRY = {
     "slug": "sara-sparse-lowrank",

@@ -70,7 +70,7 @@ import numpy as np
 from ...autograd import ops
 from ...autograd.tensor import Tensor
 from ...catalog import ReferenceCase
-from ._base import add_task_vectors, check_compatible, linear_layers, task_vector
+from .state import check_compatible, check_state, linear_layers
 
 CATALOG_ENTRY = {
     "slug": "adamerging",
@@ -100,6 +100,8 @@ CATALOG_ENTRY = {
 }
 
 __all__ = [
+    "task_vector",
+    "add_task_vectors",
     "entropy",
     "merge_coefficients",
     "merged_encoder",
@@ -109,6 +111,35 @@ __all__ = [
     "plot",
     "reference_cases",
 ]
+
+
+# --- task vectors (Ilharco et al., 2023) ---------------------------------------------------------------
+def task_vector(sd_ft, sd_base) -> OrderedDict:
+    """τ = θ_ft − θ_0 (Ilharco et al., 2023: the task vector)."""
+    ft, base = check_compatible([sd_ft, sd_base], "[sd_ft, sd_base]")
+    return OrderedDict((k, ft[k] - base[k]) for k in ft)
+
+
+def add_task_vectors(sd_base, task_vectors, coeffs) -> OrderedDict:
+    """θ_0 + Σ_k λ_k τ_k.  `coeffs[k]` is a number (task-wise: one λ per task) or a dict name → number
+    (layer-wise: one λ per task and tensor; missing names count as 0).  Works on arrays, and on Tensors
+    for the coefficients (then the result holds Tensors, differentiable in the coefficients)."""
+    base = check_state(sd_base, "sd_base")
+    tvs = check_compatible(list(task_vectors), "task_vectors") if len(task_vectors) else []
+    if tvs and list(tvs[0]) != list(base):
+        raise ValueError(f"add_task_vectors: task vectors have keys {list(tvs[0])}, expected {list(base)}")
+    if len(coeffs) != len(tvs):
+        raise ValueError(
+            f"add_task_vectors: `coeffs` must have one entry per task vector ({len(tvs)}), got {len(coeffs)}"
+        )
+    out = OrderedDict()
+    for name, w0 in base.items():
+        acc = w0
+        for tau, lam in zip(tvs, coeffs):
+            c = lam.get(name, 0.0) if isinstance(lam, dict) else lam
+            acc = acc + c * tau[name]
+        out[name] = acc if isinstance(acc, Tensor) else np.asarray(acc).astype(w0.dtype)
+    return out
 
 
 def entropy(logits):
@@ -273,7 +304,7 @@ def _transform(x, task: int):
 
 def _setup(seed: int, quick: bool):
     from ...data import load_digits
-    from ._base import TrainConfig, train_mlp
+    from .finetuning import TrainConfig, train_mlp
 
     split = load_digits(seed=seed)
     sizes = (64, 128, 128, 10)

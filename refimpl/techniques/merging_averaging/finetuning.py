@@ -1,5 +1,18 @@
-r"""The toy fine-tuning sweep shared by `model-soups` and `model-stock` (cached within a run).
+r"""The fine-tuning runs of the merging-averaging family: a cached MLP trainer with digit augmentations, and
+the toy fine-tuning sweep shared by `model-soups` and `model-stock`.
 
+Training (cached within a run)
+------------------------------
+``train_mlp(sizes, x, y, config, init_state=None, trainable=None)`` trains an ``nn.MLP`` with a short
+loop (optionally from a given state, optionally only some parameters) and returns its state dict.
+Results are cached in-process keyed by (sizes, config, a digest of the data and of the initial state),
+so a notebook or a test that asks twice for the same fine-tune gets the first result back (copied).
+``TrainConfig`` holds lr, epochs, batch size, weight decay, optimizer, seed and the augmentation
+(``"none" | "noise" | "shift" | "rotate"``, applied per batch to 8×8 digit images).
+``rotate_images`` (bilinear, zero fill), ``shift_images`` and ``add_noise`` are the digit transforms.
+
+The sweep
+---------
 Pretraining: an MLP 64 → 128 → 10 on the clean 8×8 digits (the "pretrained model" θ_0).
 Target task: the same digits rotated by 25° ± 10° (fixed direction), on which θ_0 is mediocre.
 Fine-tunes start from θ_0 and differ in learning rate, weight decay, augmentation and seed (the
@@ -12,11 +25,187 @@ test digits rotated by 40° ± 10° with Gaussian pixel noise (σ = 0.15) — th
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+from collections import OrderedDict
 
 import numpy as np
 
-from ._base import TrainConfig, add_noise, rotate_images, train_mlp
+from .state import check_state
 
+__all__ = [
+    "rotate_images",
+    "shift_images",
+    "add_noise",
+    "TrainConfig",
+    "train_mlp",
+    "SIZES",
+    "target_data",
+    "pretrained",
+    "finetune_configs",
+    "finetunes",
+]
+
+
+# --- digit transforms --------------------------------------------------------------------------------
+def _as_images(x, side: int = 8):
+    x = np.asarray(x)
+    if x.ndim != 2 or x.shape[1] != side * side:
+        raise ValueError(
+            f"expected flattened {side}×{side} images of shape (n, {side * side}), got {x.shape}"
+        )
+    return x.reshape(-1, side, side)
+
+
+def rotate_images(x, degrees) -> np.ndarray:
+    """Rotate each 8×8 image (flattened rows) about its centre by `degrees` (scalar or one per image),
+    bilinear interpolation, zero outside."""
+    img = _as_images(x).astype(np.float64)
+    n, s, _ = img.shape
+    deg = np.broadcast_to(np.asarray(degrees, dtype=np.float64), (n,))
+    c = (s - 1) / 2.0
+    yy, xx = np.meshgrid(np.arange(s) - c, np.arange(s) - c, indexing="ij")
+    th = np.deg2rad(deg)[:, None, None]
+    # inverse map: the source of output pixel (y, x) is R(−θ)(y, x)
+    sy = np.cos(th) * yy + np.sin(th) * xx + c
+    sx = -np.sin(th) * yy + np.cos(th) * xx + c
+    y0, x0 = np.floor(sy).astype(int), np.floor(sx).astype(int)
+    out = np.zeros_like(img)
+    for dy in (0, 1):
+        for dx in (0, 1):
+            yi, xi = y0 + dy, x0 + dx
+            wy = 1 - np.abs(sy - yi)
+            wx = 1 - np.abs(sx - xi)
+            ok = (yi >= 0) & (yi < s) & (xi >= 0) & (xi < s)
+            vals = img[np.arange(n)[:, None, None], np.clip(yi, 0, s - 1), np.clip(xi, 0, s - 1)]
+            out += np.where(ok, wy * wx * vals, 0.0)
+    return out.reshape(n, s * s).astype(np.asarray(x).dtype)
+
+
+def shift_images(x, dy, dx) -> np.ndarray:
+    """Translate each 8×8 image by integer (dy, dx) (scalars or one per image), zero fill."""
+    img = _as_images(x)
+    n, s, _ = img.shape
+    dy = np.broadcast_to(np.asarray(dy, dtype=int), (n,))
+    dx = np.broadcast_to(np.asarray(dx, dtype=int), (n,))
+    out = np.zeros_like(img)
+    for i in range(n):
+        src = img[i]
+        ys, xs = slice(max(0, -dy[i]), s - max(0, dy[i])), slice(max(0, -dx[i]), s - max(0, dx[i]))
+        yd, xd = slice(max(0, dy[i]), s - max(0, -dy[i])), slice(max(0, dx[i]), s - max(0, -dx[i]))
+        out[i][yd, xd] = src[ys, xs]
+    return out.reshape(n, s * s)
+
+
+def add_noise(x, std: float, rng) -> np.ndarray:
+    x = np.asarray(x)
+    return (x + std * rng.standard_normal(x.shape)).astype(x.dtype)
+
+
+def _augment(x, kind: str, rng):
+    if kind == "none":
+        return x
+    if kind == "noise":
+        return add_noise(x, 0.1, rng)
+    if kind == "shift":
+        return shift_images(x, rng.integers(-1, 2, len(x)), rng.integers(-1, 2, len(x)))
+    if kind == "rotate":
+        return rotate_images(x, rng.uniform(-10, 10, len(x)))
+    raise ValueError(f"TrainConfig.augment must be one of 'none', 'noise', 'shift', 'rotate', got {kind!r}")
+
+
+# --- the cached training pipeline --------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """One training run: optimizer ("adam" | "sgd"), lr, epochs, batch size, weight decay (L2, as
+    torch's `weight_decay`), momentum (SGD), the per-batch augmentation and the seed (init + order)."""
+
+    lr: float = 1e-3
+    epochs: int = 5
+    batch_size: int = 64
+    weight_decay: float = 0.0
+    optimizer: str = "adam"
+    momentum: float = 0.9
+    augment: str = "none"
+    seed: int = 0
+
+
+_CACHE: dict = {}
+
+
+def _digest(*arrays) -> str:
+    h = hashlib.sha1()
+    for a in arrays:
+        a = np.ascontiguousarray(a)
+        h.update(str((a.shape, a.dtype.str)).encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def train_mlp(
+    sizes, x, y, config: TrainConfig, init_state=None, trainable=None, dtype=np.float32, model_factory=None
+) -> OrderedDict:
+    """Train ``nn.MLP(sizes)`` on (x, y) with cross-entropy and return its state dict.
+
+    `init_state` (optional) is loaded first (fine-tuning); `trainable` (optional) lists the parameter
+    names the optimizer updates (the rest stay fixed, e.g. a frozen head).  `model_factory(sizes, rng,
+    dtype) -> Module` (optional, a module-level function) replaces ``nn.MLP``.  Runs are cached in-process.
+    """
+    from ... import nn, optim
+    from ...data import batches
+    from ...nn import functional as F
+    from ...train import train_step
+
+    if not isinstance(config, TrainConfig):
+        raise TypeError(f"train_mlp: `config` must be a TrainConfig, got {type(config).__name__}")
+    x, y = np.asarray(x, dtype=dtype), np.asarray(y)
+    init_key = "none" if init_state is None else _digest(*check_state(init_state, "init_state").values())
+    key = (
+        tuple(int(s) for s in sizes),
+        config,
+        _digest(x, y),
+        init_key,
+        None if trainable is None else tuple(sorted(trainable)),
+        np.dtype(dtype).str,
+        None if model_factory is None else f"{model_factory.__module__}.{model_factory.__qualname__}",
+    )
+    if key in _CACHE:
+        return OrderedDict((k, v.copy()) for k, v in _CACHE[key].items())
+    if model_factory is None:
+        model = nn.MLP(list(sizes), rng=np.random.default_rng(config.seed), dtype=dtype)
+    else:
+        model = model_factory(list(sizes), np.random.default_rng(config.seed), dtype)
+    if init_state is not None:
+        model.load_state_dict(init_state)
+    named = dict(model.named_parameters())
+    if trainable is not None:
+        unknown = [n for n in trainable if n not in named]
+        if unknown:
+            raise ValueError(
+                f"train_mlp: `trainable` names {unknown} are not parameters of the model ({list(named)})"
+            )
+        params = [named[n] for n in trainable]
+    else:
+        params = list(named.values())
+    if config.optimizer == "adam":
+        opt = optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+    elif config.optimizer == "sgd":
+        opt = optim.SGD(params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+    else:
+        raise ValueError(f"TrainConfig.optimizer must be 'adam' or 'sgd', got {config.optimizer!r}")
+    rng = np.random.default_rng([config.seed, 7919])
+    model.train()
+    for epoch in range(config.epochs):
+        for xb, yb in batches(
+            x, y, batch_size=config.batch_size, shuffle=True, seed=config.seed, epoch=epoch
+        ):
+            xb = _augment(xb, config.augment, rng)
+            train_step(model, F.cross_entropy, xb, yb, opt)
+    sd = model.state_dict()
+    _CACHE[key] = OrderedDict((k, v.copy()) for k, v in sd.items())
+    return sd
+
+
+# --- the sweep shared by model-soups and model-stock -------------------------------------------------
 SIZES = (64, 128, 10)
 
 # the sweep: (lr, weight decay, augmentation); seeds vary per run
@@ -81,12 +270,3 @@ def finetunes(n_models: int, seed: int = 0, quick: bool = False) -> tuple:
     cfgs = finetune_configs(n_models, seed, quick)
     sds = [train_mlp(SIZES, data["x_train"], data["y_train"], c, init_state=theta0) for c in cfgs]
     return theta0, sds, cfgs, data
-
-
-def seed_pair(seed: int = 0, quick: bool = False, n: int = 2) -> list:
-    """`n` fine-tunes with the same hyperparameters (the sweep's first setting) and different seeds — the
-    Model Stock setting (two runs that differ only by the random seed)."""
-    theta0, data = pretrained(seed, quick)
-    base = finetune_configs(1, seed, quick)[0]
-    cfgs = [dataclasses.replace(base, seed=base.seed + 7 * (j + 1)) for j in range(n)]
-    return [train_mlp(SIZES, data["x_train"], data["y_train"], c, init_state=theta0) for c in cfgs]

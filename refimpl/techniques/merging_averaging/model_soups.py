@@ -33,7 +33,7 @@ Toy experiment (`demo`)
 -----------------------
 An MLP 64→128→10 pretrained on clean 8×8 digits is fine-tuned eight times on digits rotated by 25°±10°
 (learning rates 2e-3…5e-3, weight decay 0 / 1e-4, augmentation none / noise / shift / rotate, different
-seeds; `_sweep.py`).  We compare the best single run (chosen on validation), the uniform soup, the
+seeds; `finetuning.py`).  We compare the best single run (chosen on validation), the uniform soup, the
 greedy soup and the output ensemble (mean of softmax probabilities) on the rotated test digits (ID) and
 on more strongly rotated, noisy digits (shift), and plot the loss along the straight line between the
 two best runs.
@@ -61,13 +61,13 @@ from __future__ import annotations
 import numpy as np
 
 from ...catalog import ReferenceCase
-from ._base import (
+from .state import (
     average,
     check_compatible,
-    ensemble_probs,
     evaluate_state,
     interpolation_curve,
     loss_barrier,
+    mlp_forward,
 )
 
 CATALOG_ENTRY = {
@@ -146,14 +146,22 @@ def greedy_soup(states, val_accuracy, *, strict: bool = False) -> dict:
     }
 
 
+def _softmax(z, axis: int = -1):
+    z = np.asarray(z, dtype=np.float64)
+    z = z - z.max(axis=axis, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=axis, keepdims=True)
+
+
 def ensemble_predict(states, x) -> np.ndarray:
-    """The output ensemble's class probabilities: mean of the members' softmax outputs."""
-    return ensemble_probs(states, x)
+    """The output ensemble's class probabilities: mean of the members' softmax outputs, (n, classes)."""
+    sds = check_compatible(states, "states")
+    return np.mean([_softmax(mlp_forward(sd, x)) for sd in sds], axis=0)
 
 
 def demo(seed: int = 0, quick: bool = False, progress: bool = True) -> dict:
     """Eight fine-tunes of a pretrained MLP on rotated digits: best single, soups, ensemble."""
-    from ._sweep import finetunes
+    from .finetuning import finetunes
 
     theta0, sds, cfgs, d = finetunes(8, seed, quick)
 

@@ -37,7 +37,7 @@ reliably (claim holds in 0 of 5 quick seeds).
 What is simplified / deviations
 -------------------------------
 CLIP ViT-B/32 on ImageNet becomes an MLP 64→128→10 pretrained on clean digits and fine-tuned on digits
-rotated by 25°±10° (`_sweep.py`, shared with `model-soups`).  For N > 2 the paper states one angle θ;
+rotated by 25°±10° (`finetuning.py`, shared with `model-soups`).  For N > 2 the paper states one angle θ;
 we use the mean pairwise cosine per tensor (mergekit's reading).  A tensor whose deltas have zero norm
 gets cos θ = 0 (t = 0, the anchor).  Negative cos θ is clipped to 0 (t would leave [0, 1]); with two
 fine-tunes from one anchor it does not occur at this toy scale, and the paper does not treat it.
@@ -52,13 +52,14 @@ Notebook: notebooks/merging-averaging/model-stock.ipynb
 
 from __future__ import annotations
 
+import dataclasses
 from collections import OrderedDict
 from itertools import combinations
 
 import numpy as np
 
 from ...catalog import ReferenceCase
-from ._base import average, check_compatible, evaluate_state, layer_cosines
+from .state import average, check_compatible, evaluate_state
 
 CATALOG_ENTRY = {
     "slug": "model-stock",
@@ -87,7 +88,15 @@ CATALOG_ENTRY = {
     ],
 }
 
-__all__ = ["interpolation_ratio", "layer_angles", "model_stock", "demo", "plot", "reference_cases"]
+__all__ = [
+    "interpolation_ratio",
+    "layer_cosines",
+    "layer_angles",
+    "model_stock",
+    "demo",
+    "plot",
+    "reference_cases",
+]
 
 
 def interpolation_ratio(cos_theta, n_models: int = 2):
@@ -97,6 +106,23 @@ def interpolation_ratio(cos_theta, n_models: int = 2):
         raise ValueError(f"interpolation_ratio: `n_models` must be ≥ 1, got {n_models}")
     c = np.clip(np.asarray(cos_theta, dtype=np.float64), 0.0, 1.0)
     return n * c / (1.0 + (n - 1) * c)
+
+
+def layer_cosines(sd_a, sd_b, anchor=None) -> OrderedDict:
+    """name → cos∠(θ_A − θ_anchor, θ_B − θ_anchor) per tensor (anchor = 0 if None).  A zero vector gives
+    cos = 0 (no direction)."""
+    if anchor is None:
+        a, b = check_compatible([sd_a, sd_b], "[sd_a, sd_b]")
+        anc = OrderedDict((k, np.zeros_like(v)) for k, v in a.items())
+    else:
+        a, b, anc = check_compatible([sd_a, sd_b, anchor], "[sd_a, sd_b, anchor]")
+    out = OrderedDict()
+    for k in a:
+        da = (a[k] - anc[k]).astype(np.float64).ravel()
+        db = (b[k] - anc[k]).astype(np.float64).ravel()
+        den = np.linalg.norm(da) * np.linalg.norm(db)
+        out[k] = float(da @ db / den) if den > 0 else 0.0
+    return out
 
 
 def layer_angles(pretrained, finetuned) -> OrderedDict:
@@ -137,9 +163,20 @@ def model_stock(pretrained, finetuned) -> dict:
     return {"state": state, "t": t, "cos": cos}
 
 
+def seed_pair(seed: int = 0, quick: bool = False, n: int = 2) -> list:
+    """`n` fine-tunes with the same hyperparameters (the sweep's first setting) and different seeds — the
+    Model Stock setting (two runs that differ only by the random seed)."""
+    from .finetuning import SIZES, finetune_configs, pretrained, train_mlp
+
+    theta0, data = pretrained(seed, quick)
+    base = finetune_configs(1, seed, quick)[0]
+    cfgs = [dataclasses.replace(base, seed=base.seed + 7 * (j + 1)) for j in range(n)]
+    return [train_mlp(SIZES, data["x_train"], data["y_train"], c, init_state=theta0) for c in cfgs]
+
+
 def demo(seed: int = 0, quick: bool = False, progress: bool = True) -> dict:
     """Model Stock from 2 seeds vs each fine-tune, their plain average, and soups of the 8-run sweep."""
-    from ._sweep import finetunes, seed_pair
+    from .finetuning import finetunes
     from .model_soups import greedy_soup
 
     theta0, sweep, _, d = finetunes(8, seed, quick)

@@ -33,7 +33,7 @@ the midpoint keeps the function and the barrier disappears.
 
 What we measure
 ---------------
-* `loss_barrier` along (1 − λ)θ_A + λθ_B, before and after matching (shared base).
+* `loss_barrier` along (1 − λ)θ_A + λθ_B, before and after matching (`state.py`, shared).
 * `distance_ratio` = ‖θ_A − π(θ_B)‖ / ‖θ_A − θ_B‖.
 * `singular_alignment(W_A, W_B, k)`: for the top-k (or bottom-k) singular triplets,
   (1/k) Σ_{i ≤ k} |⟨u_i^A, u_i^B⟩ ⟨v_i^A, v_i^B⟩| — 1 when the singular directions coincide, ≈ 0 for
@@ -59,17 +59,16 @@ from collections import OrderedDict
 
 import numpy as np
 
+from ...autograd.tensor import Tensor
 from ...catalog import ReferenceCase
-from ._base import (
+from .state import (
     check_compatible,
-    distance,
+    check_state,
     evaluate_state,
     interpolate,
     interpolation_curve,
     linear_layers,
     loss_barrier,
-    mlp_permutation_spec,
-    permute_state,
 )
 
 CATALOG_ENTRY = {
@@ -102,6 +101,9 @@ CATALOG_ENTRY = {
 }
 
 __all__ = [
+    "distance",
+    "mlp_permutation_spec",
+    "permute_state",
     "weight_matching",
     "matching_objective",
     "distance_ratio",
@@ -111,6 +113,55 @@ __all__ = [
     "plot",
     "reference_cases",
 ]
+
+
+# --- permutations of hidden units ---------------------------------------------------------------------
+def _arr(v):
+    return v.data if isinstance(v, Tensor) else np.asarray(v)
+
+
+def distance(sd_a, sd_b) -> float:
+    """‖θ_A − θ_B‖₂ over all parameters."""
+    a, b = check_compatible([sd_a, sd_b], "[sd_a, sd_b]")
+    return float(np.sqrt(sum(np.sum((a[k].astype(np.float64) - b[k]) ** 2) for k in a)))
+
+
+def mlp_permutation_spec(sd) -> dict:
+    """name → tuple of permutation names per axis (None = not permuted), git-re-basin style, for an
+    ``nn.MLP`` state dict: hidden layer l's permutation "P_l" acts on axis 0 of W_l and b_l and on axis 1
+    of W_{l+1}.  The input and output axes are never permuted."""
+    layers = linear_layers(sd)
+    spec = {}
+    for i, (wk, bk) in enumerate(layers):
+        p_out = f"P_{i}" if i < len(layers) - 1 else None
+        p_in = f"P_{i - 1}" if i > 0 else None
+        spec[wk] = (p_out, p_in)
+        if bk is not None:
+            spec[bk] = (p_out,)
+    for k in sd:
+        spec.setdefault(k, (None,) * _arr(sd[k]).ndim)
+    return spec
+
+
+def permute_state(sd, perms: dict, spec: dict | None = None) -> OrderedDict:
+    """Apply permutations (name → index array; new[i] = old[perm[i]] on each axis the spec assigns)."""
+    sd = check_state(sd, "sd")
+    spec = mlp_permutation_spec(sd) if spec is None else spec
+    out = OrderedDict()
+    for k, v in sd.items():
+        for axis, p in enumerate(spec.get(k, ())):
+            if p is None:
+                continue
+            if p not in perms:
+                raise ValueError(f"permute_state: `perms` lacks permutation '{p}' needed by '{k}'")
+            idx = np.asarray(perms[p])
+            if sorted(idx.tolist()) != list(range(v.shape[axis])):
+                raise ValueError(
+                    f"permute_state: perms['{p}'] must be a permutation of range({v.shape[axis]}), got {idx}"
+                )
+            v = np.take(v, idx, axis=axis)
+        out[k] = v
+    return out
 
 
 def _perm_sizes(sd, spec):
@@ -222,7 +273,7 @@ def layer_alignment(sd_a, sd_b, k: int) -> list:
 def demo(seed: int = 0, quick: bool = False, progress: bool = True) -> dict:
     """Two MLPs from different seeds on digits: barrier, distance and singular alignment before/after WM."""
     from ...data import load_digits
-    from ._base import TrainConfig, train_mlp
+    from .finetuning import TrainConfig, train_mlp
 
     split = load_digits(seed=seed)
     sizes = (64, 128, 128, 10)

@@ -74,7 +74,7 @@ import numpy as np
 
 from ...catalog import ReferenceCase
 from ...optim.optimizer import Optimizer, check_nonnegative, check_positive, check_unit_interval
-from ._base import one_blas_thread
+from ...threads import one_blas_thread
 
 CATALOG_ENTRY = {
     "slug": "lion-constrained",

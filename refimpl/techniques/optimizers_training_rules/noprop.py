@@ -70,7 +70,7 @@ import numpy as np
 
 from ...autograd.tensor import Tensor
 from ...catalog import ReferenceCase
-from ._base import one_blas_thread
+from ...threads import one_blas_thread
 
 CATALOG_ENTRY = {
     "slug": "noprop",

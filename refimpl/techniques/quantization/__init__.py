@@ -1,2 +1,3 @@
-"""Quantization techniques (one module per paper; shared base in `_base.py`, the post-training pipeline
-in `_ptq.py`, Numba kernels in `_kernels.py`)."""
+"""Quantization techniques (one module per paper).  Shared by two or more of them: `quantizers.py` (integer
+grids, the STE, GPTQ), `ptq.py` (the post-training pipeline: trained toy models, input capture, weight
+substitution); Numba kernels in `_kernels.py`, reached through `quantizers.KERNELS`."""

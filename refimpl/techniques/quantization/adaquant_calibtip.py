@@ -57,8 +57,8 @@ from ...autograd import ops
 from ...autograd.tensor import Tensor, no_grad
 from ...catalog import ReferenceCase
 from ...nn import functional as F
-from . import _ptq as P
-from ._base import round_ste
+from . import ptq as P
+from .quantizers import round_ste
 
 CATALOG_ENTRY = {
     "slug": "adaquant-calibtip",

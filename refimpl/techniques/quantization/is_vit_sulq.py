@@ -56,7 +56,7 @@ from ...autograd.tensor import Tensor, no_grad
 from ...catalog import ReferenceCase
 from ...nn import functional as F
 from ...nn.module import Module, Parameter
-from ._base import fake_quant_numpy, quant_params
+from .quantizers import fake_quant_numpy, quant_params
 
 CATALOG_ENTRY = {
     "slug": "is-vit-sulq",

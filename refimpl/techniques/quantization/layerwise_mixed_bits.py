@@ -46,7 +46,7 @@ from ...autograd.tensor import Tensor, no_grad
 from ...catalog import ReferenceCase
 from ...nn import functional as F
 from ...nn.module import Module
-from ._base import rtn_quantize_weight
+from .quantizers import as_float_array, fake_quant, quant_params
 
 CATALOG_ENTRY = {
     "slug": "layerwise-mixed-bits",
@@ -77,6 +77,30 @@ CATALOG_ENTRY = {
         "avg bits = Σ_ℓ n_ℓ b_ℓ / Σ_ℓ n_ℓ,  b_ℓ = b_low for the k least important layers, b_high otherwise",
     ],
 }
+
+
+# --- the quantizer every layer gets, at its own bit width -------------------------------------------------
+def rtn_quantize_weight(
+    w,
+    bits: int,
+    *,
+    symmetric: bool = True,
+    granularity: str = "channel",
+    group_size: int | None = None,
+    clip_ratio=1.0,
+) -> np.ndarray:
+    """Round-to-nearest weight quantization with min–max parameters (per output channel by default)."""
+    arr = as_float_array(w, "rtn_quantize_weight", "w")
+    qp = quant_params(
+        arr,
+        bits,
+        symmetric=symmetric,
+        granularity=granularity,
+        axis=0,
+        group_size=group_size,
+        clip_ratio=clip_ratio,
+    )
+    return fake_quant(arr, qp)
 
 
 # --- the scores, smallest first -----------------------------------------------------------------------------

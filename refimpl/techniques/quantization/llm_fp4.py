@@ -63,12 +63,17 @@ Notebook: notebooks/quantization/llm-fp4.ipynb
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import math
+from functools import cache
+
 import numpy as np
 
 from ...autograd.tensor import Tensor
 from ...catalog import ReferenceCase
-from . import _ptq as P
-from ._base import FPFormat, QParams, fake_quant, fp_quantize
+from . import ptq as P
+from .quantizers import KERNELS, QParams, as_float_array, fake_quant
 
 CATALOG_ENTRY = {
     "slug": "llm-fp4",
@@ -102,6 +107,135 @@ CATALOG_ENTRY = {
         "Q_{ρ+k}(x) = 2^−k Q_ρ(2^k x)  ⇒  X̂Wᵀ = Q_ρ(X·diag(2^k)) (W·diag(2^−k))ᵀ          (Sec. 4.2)",
     ],
 }
+
+
+# --- minifloat formats E·M· (the grid every FP quantizer below rounds to) -----------------------------
+_SPECIALS = ("none", "fn", "ieee")
+
+
+@dataclasses.dataclass(frozen=True)
+class FPFormat:
+    """A minifloat: 1 sign bit, `exp_bits` exponent bits with `bias`, `man_bits` mantissa bits.
+
+    special: "none" (all codes finite), "fn" (only the all-ones code is NaN; OCP E4M3), "ieee" (the
+    all-ones exponent is inf/NaN; E5M2).  bias defaults to 2^{E−1} − 1."""
+
+    exp_bits: int
+    man_bits: int
+    bias: int | None = None
+    special: str = "none"
+
+    def __post_init__(self):
+        if not isinstance(self.exp_bits, (int, np.integer)) or not 1 <= self.exp_bits <= 8:
+            raise ValueError(f"FPFormat: `exp_bits` must be an integer in [1, 8], got {self.exp_bits!r}")
+        if not isinstance(self.man_bits, (int, np.integer)) or not 0 <= self.man_bits <= 10:
+            raise ValueError(f"FPFormat: `man_bits` must be an integer in [0, 10], got {self.man_bits!r}")
+        if self.special not in _SPECIALS:
+            raise ValueError(f"FPFormat: `special` must be one of {_SPECIALS}, got {self.special!r}")
+        if self.special == "fn" and self.man_bits == 0:
+            raise ValueError(
+                "FPFormat: special='fn' needs man_bits ≥ 1 (the NaN code would eat the whole binade)"
+            )
+        if self.special == "ieee" and self.exp_bits < 2:
+            raise ValueError("FPFormat: special='ieee' needs exp_bits ≥ 2")
+        if self.bias is None:
+            object.__setattr__(self, "bias", 2 ** (self.exp_bits - 1) - 1)
+
+    @property
+    def name(self) -> str:
+        return f"E{self.exp_bits}M{self.man_bits}"
+
+    @property
+    def bits(self) -> int:
+        return 1 + self.exp_bits + self.man_bits
+
+    @property
+    def emin(self) -> int:
+        """Exponent of the smallest normal number (and of the subnormal step): 1 − bias."""
+        return 1 - self.bias
+
+    @property
+    def emax(self) -> int:
+        top = 2**self.exp_bits - 1 - (1 if self.special == "ieee" else 0)
+        return top - self.bias
+
+    @property
+    def max_value(self) -> float:
+        m = self.man_bits
+        frac = 2.0 - 2.0 ** (1 - m) if self.special == "fn" else 2.0 - 2.0 ** (-m)
+        return math.ldexp(frac, self.emax)
+
+    @property
+    def min_subnormal(self) -> float:
+        return math.ldexp(1.0, self.emin - self.man_bits)
+
+    def decode(self, code: int) -> float:
+        """The value of one bit pattern (sign | exponent | mantissa); NaN/inf for the special codes."""
+        m_bits, e_bits = self.man_bits, self.exp_bits
+        sign = -1.0 if (code >> (e_bits + m_bits)) & 1 else 1.0
+        e = (code >> m_bits) & (2**e_bits - 1)
+        m = code & (2**m_bits - 1)
+        if self.special == "ieee" and e == 2**e_bits - 1:
+            return sign * math.inf if m == 0 else math.nan
+        if self.special == "fn" and e == 2**e_bits - 1 and m == 2**m_bits - 1:
+            return math.nan
+        if e == 0:
+            return sign * math.ldexp(m / 2**m_bits, self.emin)
+        return sign * math.ldexp(1.0 + m / 2**m_bits, e - self.bias)
+
+    def values(self) -> np.ndarray:
+        """Every finite value of the format, sorted, ±0 merged — by brute-force decoding of all 2^bits codes."""
+        return _enumerate(self)
+
+
+@cache
+def _enumerate_cached(fmt):
+    vals = {fmt.decode(c) for c in range(2**fmt.bits)}
+    return np.array(sorted(v for v in vals if math.isfinite(v)), dtype=np.float64)
+
+
+def _enumerate(fmt):
+    return _enumerate_cached(fmt).copy()
+
+
+E2M1 = FPFormat(2, 1)  # FP4: ±{0, 0.5, 1, 1.5, 2, 3, 4, 6}
+
+
+def fp_quantize_numpy(x, fmt: FPFormat, scale=1.0) -> np.ndarray:
+    """Round x/scale to the nearest value of `fmt` (saturating), times scale — the NumPy twin.
+
+    For |y| = |x/scale| clipped to max: e = max(⌊log₂|y|⌋, 1 − bias) (from frexp, exact), step =
+    2^{e − M}, ŷ = round(|y| / step) · step (ties to even)."""
+    if not isinstance(fmt, FPFormat):
+        raise TypeError(f"fp_quantize: `fmt` must be an FPFormat, got {type(fmt).__name__}")
+    arr = as_float_array(x, "fp_quantize")
+    s = np.asarray(scale, dtype=np.float64)
+    if np.any(s <= 0) or not np.all(np.isfinite(s)):
+        raise ValueError("fp_quantize: `scale` must be finite and > 0")
+    y = arr.astype(np.float64) / s
+    a = np.minimum(np.abs(y), fmt.max_value)
+    _, ex = np.frexp(a)  # a = f · 2^ex, f ∈ [0.5, 1) → ⌊log₂ a⌋ = ex − 1 (a = 0 gives ex = 0)
+    e = np.maximum(ex - 1, fmt.emin)
+    step = np.ldexp(1.0, e - fmt.man_bits)
+    q = np.minimum(np.rint(a / step) * step, fmt.max_value)
+    return (np.copysign(q, y) * s).astype(arr.dtype)
+
+
+def fp_quantize(x, fmt: FPFormat, scale=1.0) -> np.ndarray:
+    """As `fp_quantize_numpy` (Numba kernel for a scalar scale unless REFIMPL_DISABLE_NUMBA=1)."""
+    if not isinstance(fmt, FPFormat):
+        raise TypeError(f"fp_quantize: `fmt` must be an FPFormat, got {type(fmt).__name__}")
+    k = KERNELS.get()
+    if not k or np.ndim(scale) != 0:
+        return fp_quantize_numpy(x, fmt, scale)
+    arr = as_float_array(x, "fp_quantize")
+    s = float(scale)
+    if not s > 0 or not math.isfinite(s):
+        raise ValueError("fp_quantize: `scale` must be finite and > 0")
+    flat = np.ascontiguousarray(arr, dtype=np.float64).reshape(-1)
+    out = np.empty_like(flat)
+    k.fp_qdq(flat, s, float(fmt.max_value), int(fmt.emin), int(fmt.man_bits), out)
+    return out.reshape(arr.shape).astype(arr.dtype)
 
 
 # --- the quantizer with a real-valued exponent bias ------------------------------------------------------
@@ -288,6 +422,26 @@ def outlier_channel_layer(seed: int = 0, n: int = 256, d_in: int = 64, d_out: in
 
 
 # --- the toy experiment ------------------------------------------------------------------------------------
+@contextlib.contextmanager
+def inputs_transformed(model, transforms: dict):
+    """Temporarily apply transforms[name](x: ndarray) -> ndarray to the input of each named Linear
+    (activation fake-quantization for evaluation; no gradient flows through the transform)."""
+    patched = []
+    for name, fn in transforms.items():
+        target = model.get_submodule(name)
+
+        def forward(x, _orig=target.forward, _fn=fn):
+            return _orig(Tensor(np.asarray(_fn(x.data), dtype=x.data.dtype)))
+
+        object.__setattr__(target, "forward", forward)
+        patched.append(target)
+    try:
+        yield model
+    finally:
+        for t in patched:
+            object.__delattr__(t, "forward")
+
+
 METHODS = ("int4_minmax", "int4_search", "fp4_search", "fp4_preshift")
 
 
@@ -332,7 +486,7 @@ def demo(seed: int = 0, quick: bool = False, progress: bool = True) -> dict:
             Xt = x_test[n].astype(np.float64)
             ref = Xt @ W.T
             errs.append(float(np.sum((ref - xforms[n](Xt) @ Wq[n].T) ** 2) / np.sum(ref**2)))
-        with P.substituted(model, Wq), P.inputs_transformed(model, xforms):
+        with P.substituted(model, Wq), inputs_transformed(model, xforms):
             acc = P.accuracy(model, split.x_test, split.y_test)
         metrics[f"acc_{method}"] = acc
         metrics[f"err_{method}"] = float(np.mean(errs))

@@ -45,8 +45,8 @@ import numpy as np
 from ...autograd import ops
 from ...autograd.tensor import Tensor
 from ...catalog import ReferenceCase
-from . import _ptq as P
-from ._base import round_ste
+from . import ptq as P
+from .quantizers import round_ste
 
 CATALOG_ENTRY = {
     "slug": "nupes",

@@ -63,7 +63,7 @@ Verified: official-code — StatsQ (scale 2·mean|W| per row, detached; clip to 
 the rest have zero gradient and restored values) and the oscillation tracker read in statsq.py and
 cga.py of nbasyl/OFQ; QKR (W_qk^h = W_q^hᵀW_k^h per head, StatsQ on the (H·C, C) stack, scores
 x·Q(W_qk)·xᵀ·d^{−½}) read in QAttention_qkreparam of src/quantization/modules/attention.py; LSQ from
-Esser et al. 2020 (the base's `lsq_quantize`); the CGA schedule is simplified. Tests: the
+Esser et al. 2020 (`lsq_quantize` below); the CGA schedule is simplified. Tests: the
 unquantized QKR scores equal the usual ones to 1e−10 (float64), a gradcheck of the QKR path, the STE
 gradients of W_q and W_k against a hand derivation, and a key code pushed across its boundary jolts
 W_q's gradient with separate quantization but not with QKR.  Toy result (quick demo, 2 bits, 300
@@ -75,14 +75,15 @@ Notebook: notebooks/quantization/ofq-statsq.ipynb
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from ...autograd.function import straight_through
+from ...autograd.function import Function, straight_through
 from ...autograd.tensor import Tensor, no_grad
 from ...catalog import ReferenceCase
 from ...nn.module import Module, Parameter
-from . import _ptq as P
-from ._base import lsq_grad_scale, lsq_quantize
+from . import ptq as P
 
 CATALOG_ENTRY = {
     "slug": "ofq-statsq",
@@ -289,6 +290,39 @@ class StatsQWeight(Module):
 
     def forward(self, w):
         return straight_through(w, statsq_quantize(w.data, self.bits))
+
+
+# --- LSQ (Esser et al. 2020), the learned-step-size baseline -----------------------------------------
+class LSQQuantize(Function):
+    r"""x̂ = s · clip(round(x/s), q_min, q_max) with LSQ's gradients (Esser et al. 2020, Eq. 3):
+    x̄ = ḡ · 1[q_min ≤ x/s ≤ q_max];  s̄ = ḡ · g_s · {round(v) − v inside; q_min below; q_max above}."""
+
+    def forward(ctx, x, s, *, qmin, qmax, grad_scale):
+        v = x / s
+        ctx.v, ctx.qmin, ctx.qmax, ctx.gs = v, qmin, qmax, grad_scale
+        return (np.clip(np.rint(v), qmin, qmax) * s).astype(x.dtype)
+
+    def backward(ctx, g):
+        v = ctx.v
+        below, above = v <= ctx.qmin, v >= ctx.qmax
+        inside = ~(below | above)
+        dx = g * inside
+        ds = g * np.where(below, ctx.qmin, np.where(above, ctx.qmax, np.rint(v) - v)) * ctx.gs  # Eq. 3
+        return dx, ds
+
+
+def lsq_grad_scale(n_weights: int, qmax: int) -> float:
+    """g = 1/√(N · Q_p) (Esser et al. 2020, Sec. 2.2)."""
+    return 1.0 / math.sqrt(max(n_weights, 1) * max(qmax, 1))
+
+
+def lsq_quantize(x: Tensor, s: Tensor, qmin: int, qmax: int, grad_scale: float = 1.0) -> Tensor:
+    """LSQ fake quantizer with a learnable step size `s` (a Tensor broadcastable to x, > 0)."""
+    if not isinstance(x, Tensor) or not isinstance(s, Tensor):
+        raise TypeError("lsq_quantize: `x` and `s` must be Tensors")
+    if np.any(s.data <= 0):
+        raise ValueError("lsq_quantize: the step size `s` must be > 0")
+    return LSQQuantize.apply(x, s, qmin=qmin, qmax=qmax, grad_scale=grad_scale)
 
 
 class LSQWeight(Module):

@@ -1,12 +1,10 @@
 """The family's post-training-quantization pipeline: trained toy models, calibration data, per-layer input
 capture, weight substitution and evaluation.
 
-Models (trained once per process and cached by their arguments; training is seeded, so deterministic):
+The model (trained once per process and cached by its arguments; training is seeded, so deterministic):
 
 * `trained_digits_mlp(seed, hidden)` — an MLP 64 → hidden… → 10 (ReLU) trained with Adam on the 8×8
   digits; returns (model, split).  Calibration data: `calibration_split(split, n, seed)`.
-* `trained_char_lm(seed, …)` — `refimpl.nn.CharTransformerLM` trained on the bundled text; returns
-  (model, train_ids, val_ids).  `lm_perplexity(model, ids, block_size)` = exp(mean cross-entropy).
 
 Pieces:
 
@@ -29,8 +27,6 @@ from ...autograd.tensor import Tensor, no_grad
 __all__ = [
     "trained_digits_mlp",
     "calibration_split",
-    "trained_char_lm",
-    "lm_perplexity",
     "linear_layers",
     "weight_sites",
     "get_weight",
@@ -38,10 +34,6 @@ __all__ = [
     "substituted",
     "reconstruction_error",
     "accuracy",
-    "quantize_sites",
-    "sequential_quantize",
-    "lm_windows",
-    "inputs_transformed",
 ]
 
 _CACHE: dict = {}
@@ -103,63 +95,6 @@ def calibration_split(split, n: int = 128, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed + 1000)
     idx = rng.choice(len(split.x_train), size=min(n, len(split.x_train)), replace=False)
     return split.x_train[np.sort(idx)]
-
-
-def trained_char_lm(
-    seed: int = 0,
-    steps: int = 300,
-    block_size: int = 32,
-    d_model: int = 32,
-    n_layers: int = 2,
-    n_heads: int = 2,
-    batch_size: int = 32,
-    lr: float = 3e-3,
-):
-    """(model, train_ids, val_ids): a CharTransformerLM trained with Adam on the bundled text."""
-    from ...data import char_dataset, random_windows
-    from ...nn import CharTransformerLM
-    from ...optim import Adam
-
-    train_ids, val_ids, tok = char_dataset(block_size=block_size)
-    key = ("lm", seed, steps, block_size, d_model, n_layers, n_heads, batch_size, lr)
-
-    def make():
-        return CharTransformerLM(
-            tok.vocab_size,
-            block_size,
-            d_model=d_model,
-            n_layers=n_layers,
-            n_heads=n_heads,
-            rng=np.random.default_rng(seed),
-        )
-
-    if key not in _CACHE:
-        model = make()
-        opt = Adam(model.parameters(), lr=lr)
-        for xb, yb in random_windows(train_ids, block_size, batch_size, rng=seed, num_batches=steps):
-            opt.zero_grad()
-            model.loss(xb, yb).backward()
-            opt.step()
-        _CACHE[key] = model.state_dict()
-    model = _fresh_copy(make, _CACHE[key])
-    model.eval()
-    return model, train_ids, val_ids
-
-
-def lm_windows(ids, block_size: int, n: int, seed: int = 0):
-    """n fixed (x, y) windows of the id stream (evenly spaced starts offset by the seed)."""
-    ids = np.asarray(ids)
-    span = len(ids) - block_size - 1
-    starts = (np.linspace(0, span, n, endpoint=False).astype(np.int64) + seed) % span
-    x = np.stack([ids[s : s + block_size] for s in starts])
-    y = np.stack([ids[s + 1 : s + block_size + 1] for s in starts])
-    return x, y
-
-
-def lm_perplexity(model, x, y) -> float:
-    """exp(mean next-character cross-entropy) of the model on windows (x, y) (eval mode, no graph)."""
-    with no_grad():
-        return float(np.exp(model.loss(x, y).data))
 
 
 def linear_layers(model) -> list:
@@ -242,32 +177,6 @@ def capture_inputs(model, run, names) -> dict:
     return {n: np.concatenate(v, axis=0) for n, v in records.items()}
 
 
-@contextlib.contextmanager
-def inputs_transformed(model, transforms: dict):
-    """Temporarily apply transforms[name](x: ndarray) -> ndarray to the input of each named Linear
-    (activation fake-quantization for evaluation; no gradient flows through the transform)."""
-    patched = []
-    for name, fn in transforms.items():
-        target = model.get_submodule(name)
-
-        def forward(x, _orig=target.forward, _fn=fn):
-            return _orig(Tensor(np.asarray(_fn(x.data), dtype=x.data.dtype)))
-
-        object.__setattr__(target, "forward", forward)
-        patched.append(target)
-    try:
-        yield model
-    finally:
-        for t in patched:
-            object.__delattr__(t, "forward")
-
-
-def quantize_sites(model, quantizer, names=None) -> dict:
-    """{name: quantizer(W, name)} for every weight site (default all) — a dict for `substituted`."""
-    names = weight_sites(model) if names is None else names
-    return {n: quantizer(get_weight(model, n), n) for n in names}
-
-
 def reconstruction_error(W, W_hat, X) -> float:
     """Relative layer-output error ‖X Wᵀ − X Ŵᵀ‖²_F / ‖X Wᵀ‖²_F."""
     X = np.asarray(X, dtype=np.float64)
@@ -279,20 +188,3 @@ def accuracy(model, x, y) -> float:
     from ...train import evaluate
 
     return float(evaluate(model, x, y)["accuracy"])
-
-
-def sequential_quantize(model, run, method, names=None) -> dict:
-    """Quantize the weight sites one after another, each seeing the inputs produced by the model whose
-    earlier sites are already quantized (GPTQ's and SignRound's sequential protocol).
-
-    `run()` is the calibration forward pass; `method(name, W, X_q, X_fp)` returns Ŵ, where X_q is the
-    site's input in the partially quantized model and X_fp its input in the full-precision model.
-    Returns {name: Ŵ} (apply with `substituted`)."""
-    names = weight_sites(model) if names is None else list(names)
-    x_fp = capture_inputs(model, run, names)
-    done: dict = {}
-    for name in names:
-        with substituted(model, done):
-            x_q = capture_inputs(model, run, [name])[name]
-        done[name] = np.asarray(method(name, get_weight(model, name), x_q, x_fp[name]))
-    return done

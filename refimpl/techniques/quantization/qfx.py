@@ -47,8 +47,8 @@ from ...autograd.function import straight_through
 from ...autograd.tensor import Tensor
 from ...catalog import ReferenceCase
 from ...nn.module import Module, Parameter
-from . import _ptq as P
-from ._base import round_ste
+from . import ptq as P
+from .quantizers import round_ste
 
 CATALOG_ENTRY = {
     "slug": "qfx",

@@ -32,7 +32,8 @@ weights all its sites and the head.
 
 Verified: official-code — AttnCon (sum of the attention matrix over heads and over queries, min–max
 normalisation to [1, 3]) read in input_weighting_module.py of ylsung/rsq; the weighted Hessian and the
-rotation from the paper's description; GPTQ from the family base (checked against OBQ and brute force).
+rotation from the paper's description; GPTQ from the family's `quantizers.gptq` (checked against OBQ and
+brute force).
 
 Notebook: notebooks/quantization/rsq.ipynb
 """
@@ -43,8 +44,8 @@ import numpy as np
 
 from ...autograd.tensor import Tensor, no_grad
 from ...catalog import ReferenceCase
-from . import _ptq as P
-from ._base import gptq, hessian
+from . import ptq as P
+from .quantizers import gptq, hessian
 
 CATALOG_ENTRY = {
     "slug": "rsq",
@@ -169,8 +170,70 @@ def weighted_error(W, W_hat, X, r) -> float:
 
 
 # --- the toy experiment -------------------------------------------------------------------------------------
+_LM_CACHE: dict = {}
+
+
+def trained_char_lm(
+    seed: int = 0,
+    steps: int = 300,
+    block_size: int = 32,
+    d_model: int = 32,
+    n_layers: int = 2,
+    n_heads: int = 2,
+    batch_size: int = 32,
+    lr: float = 3e-3,
+):
+    """(model, train_ids, val_ids): a CharTransformerLM trained with Adam on the bundled text (trained once
+    per process and cached by its arguments; every call returns a fresh copy)."""
+    from ...data import char_dataset, random_windows
+    from ...nn import CharTransformerLM
+    from ...optim import Adam
+
+    train_ids, val_ids, tok = char_dataset(block_size=block_size)
+    key = ("lm", seed, steps, block_size, d_model, n_layers, n_heads, batch_size, lr)
+
+    def make():
+        return CharTransformerLM(
+            tok.vocab_size,
+            block_size,
+            d_model=d_model,
+            n_layers=n_layers,
+            n_heads=n_heads,
+            rng=np.random.default_rng(seed),
+        )
+
+    if key not in _LM_CACHE:
+        model = make()
+        opt = Adam(model.parameters(), lr=lr)
+        for xb, yb in random_windows(train_ids, block_size, batch_size, rng=seed, num_batches=steps):
+            opt.zero_grad()
+            model.loss(xb, yb).backward()
+            opt.step()
+        _LM_CACHE[key] = model.state_dict()
+    model = make()  # a fresh copy of the cached trained weights
+    model.load_state_dict(_LM_CACHE[key])
+    model.eval()
+    return model, train_ids, val_ids
+
+
+def lm_windows(ids, block_size: int, n: int, seed: int = 0):
+    """n fixed (x, y) windows of the id stream (evenly spaced starts offset by the seed)."""
+    ids = np.asarray(ids)
+    span = len(ids) - block_size - 1
+    starts = (np.linspace(0, span, n, endpoint=False).astype(np.int64) + seed) % span
+    x = np.stack([ids[s : s + block_size] for s in starts])
+    y = np.stack([ids[s + 1 : s + block_size + 1] for s in starts])
+    return x, y
+
+
+def lm_perplexity(model, x, y) -> float:
+    """exp(mean next-character cross-entropy) of the model on windows (x, y) (eval mode, no graph)."""
+    with no_grad():
+        return float(np.exp(model.loss(x, y).data))
+
+
 def _lm(seed, quick):
-    return P.trained_char_lm(
+    return trained_char_lm(
         seed, steps=250 if quick else 600, block_size=32, d_model=32, n_layers=1, n_heads=2, batch_size=16
     )
 
@@ -182,8 +245,8 @@ def demo(seed: int = 0, quick: bool = False, progress: bool = True) -> dict:
     """W3/W4 weight-only PTQ of a tiny character LM: RTN vs GPTQ vs GPTQ + rotation vs RSQ (rotation +
     AttnCon-weighted Hessian); validation perplexity and token-weighted layer error."""
     model, train_ids, val_ids = _lm(seed, quick)
-    xc, _ = P.lm_windows(train_ids, 32, 16 if quick else 32, seed)
-    xv, yv = P.lm_windows(val_ids, 32, 64 if quick else 128, seed)
+    xc, _ = lm_windows(train_ids, 32, 16 if quick else 32, seed)
+    xv, yv = lm_windows(val_ids, 32, 64 if quick else 128, seed)
     sites = P.weight_sites(model)
     caps = P.capture_inputs(model, lambda: model(xc), sites)
     # AttnCon of the block from its input (token + position embeddings)
@@ -192,7 +255,7 @@ def demo(seed: int = 0, quick: bool = False, progress: bool = True) -> dict:
     attn = block_attention(model.blocks[0], h0)  # (N, H, T, T)
     per_seq = attn.sum(axis=1).sum(axis=1)  # (N, T): Σ_h Σ_q
     r = np.concatenate([normalize_importance(w) for w in per_seq])  # normalised per sequence
-    metrics = {"ppl_fp": P.lm_perplexity(model, xv, yv)}
+    metrics = {"ppl_fp": lm_perplexity(model, xv, yv)}
     rows = []
     for bits in (4, 3):
         for method in METHODS:
@@ -211,7 +274,7 @@ def demo(seed: int = 0, quick: bool = False, progress: bool = True) -> dict:
                         seed=seed,
                     )
             with P.substituted(model, Wq):
-                ppl = P.lm_perplexity(model, xv, yv)
+                ppl = lm_perplexity(model, xv, yv)
             werr = float(np.mean([weighted_error(P.get_weight(model, n), Wq[n], caps[n], r) for n in sites]))
             metrics[f"ppl_w{bits}_{method.replace('+', '_')}"] = ppl
             metrics[f"werr_w{bits}_{method.replace('+', '_')}"] = werr

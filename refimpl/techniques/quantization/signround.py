@@ -60,8 +60,8 @@ import numpy as np
 from ...autograd import ops
 from ...autograd.tensor import Tensor, no_grad
 from ...catalog import ReferenceCase
-from . import _ptq as P
-from ._base import gptq, hessian, round_ste
+from . import ptq as P
+from .quantizers import gptq, hessian, round_ste
 
 CATALOG_ENTRY = {
     "slug": "signround",
@@ -229,6 +229,23 @@ def gptq_asym(W, X, bits: int, percdamp: float = 0.01) -> np.ndarray:
 
 
 # --- the toy experiment -----------------------------------------------------------------------------------
+def sequential_quantize(model, run, method, names=None) -> dict:
+    """Quantize the weight sites one after another, each seeing the inputs produced by the model whose
+    earlier sites are already quantized (GPTQ's and SignRound's sequential protocol).
+
+    `run()` is the calibration forward pass; `method(name, W, X_q, X_fp)` returns Ŵ, where X_q is the
+    site's input in the partially quantized model and X_fp its input in the full-precision model.
+    Returns {name: Ŵ} (apply with `ptq.substituted`)."""
+    names = P.weight_sites(model) if names is None else list(names)
+    x_fp = P.capture_inputs(model, run, names)
+    done: dict = {}
+    for name in names:
+        with P.substituted(model, done):
+            x_q = P.capture_inputs(model, run, [name])[name]
+        done[name] = np.asarray(method(name, P.get_weight(model, name), x_q, x_fp[name]))
+    return done
+
+
 def _relu(t):
     return t.relu()
 
@@ -258,7 +275,7 @@ def quantize_mlp(model, X_calib, bits: int, method: str, *, iters: int = 200, se
     if method not in ("gptq", "signround"):
         raise ValueError(f"quantize_mlp: `method` must be 'rtn', 'gptq' or 'signround', got {method!r}")
     del x_fp
-    return P.sequential_quantize(model, run, method_fn, names)
+    return sequential_quantize(model, run, method_fn, names)
 
 
 def demo(seed: int = 0, quick: bool = False, progress: bool = True) -> dict:

@@ -1,1 +1,3 @@
-"""Technique modules, one paper each (see refimpl.catalog)."""
+"""Regularization and normalization techniques (one module or package per paper).  Shared by two or more of
+them: `folding.py` (BatchNorm folding for structural reparameterization) and `training.py` (a minimal SGD
+step for the demos' short loops)."""

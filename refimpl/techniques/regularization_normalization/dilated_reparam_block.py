@@ -50,7 +50,9 @@ from ...autograd.tensor import Tensor, no_grad
 from ...catalog import ReferenceCase
 from ...nn import functional as F
 from ...nn.module import Module, Parameter
-from ._base import dilate_kernel, fold_bn, merge_parallel_kernels, one_blas_thread, sgd_step
+from ...threads import one_blas_thread
+from .folding import fold_bn
+from .training import sgd_step
 
 CATALOG_ENTRY = {
     "slug": "dilated-reparam-block",
@@ -89,6 +91,60 @@ BRANCHES = {  # K: (kernel sizes, dilations) — the official defaults
     15: ((5, 7, 3, 3, 3), (1, 2, 3, 5, 7)),
     17: ((5, 9, 3, 3, 3), (1, 2, 4, 5, 7)),
 }
+
+
+# --- merging parallel dilated branches into one kernel ---------------------------------------------
+# A kernel of size k with dilation r is the kernel of size r(k − 1) + 1 with r − 1 zeros between its taps
+# (`dilate_kernel`), and a smaller centred kernel is the larger one zero-padded on every side
+# (`pad_kernel_to`); so Σ_i conv(x, K_i, r_i) + b_i = conv(x, Σ_i pad(dilate(K_i, r_i)), Σ_i b_i)
+# (`merge_parallel_kernels`), exactly.
+def dilate_kernel(kernel, dilation: int):
+    """Insert dilation − 1 zeros between the taps of the spatial axes (all axes after the first two):
+    a (O, I, k[, k]) kernel becomes (O, I, r(k−1)+1[, …]) and conv with it equals the dilated conv."""
+    kernel = np.asarray(kernel)
+    r = int(dilation)
+    if r < 1:
+        raise ValueError(f"dilate_kernel: `dilation` must be an int ≥ 1, got {dilation}")
+    if kernel.ndim < 3:
+        raise ValueError(f"dilate_kernel: `kernel` must be (O, I, k, …), got shape {kernel.shape}")
+    if r == 1:
+        return kernel.copy()
+    spatial = kernel.shape[2:]
+    out = np.zeros(kernel.shape[:2] + tuple(r * (k - 1) + 1 for k in spatial), dtype=kernel.dtype)
+    out[(slice(None), slice(None)) + tuple(slice(None, None, r) for _ in spatial)] = kernel
+    return out
+
+
+def pad_kernel_to(kernel, size):
+    """Zero-pad the spatial axes of an odd-sized kernel symmetrically to `size` (int or tuple, odd)."""
+    kernel = np.asarray(kernel)
+    spatial = kernel.shape[2:]
+    size = (int(size),) * len(spatial) if np.isscalar(size) else tuple(int(s) for s in size)
+    if len(size) != len(spatial) or any(s < k or (s - k) % 2 for s, k in zip(size, spatial)):
+        raise ValueError(
+            f"pad_kernel_to: cannot centre a kernel of spatial size {spatial} in {size} "
+            "(each target must be ≥ the kernel and differ from it by an even number)"
+        )
+    pads = [(0, 0), (0, 0)] + [((s - k) // 2, (s - k) // 2) for s, k in zip(size, spatial)]
+    return np.pad(kernel, pads)
+
+
+def merge_parallel_kernels(branches, size):
+    """Σ_i conv(x, K_i, dilation r_i) + b_i as one conv (kernel of spatial `size`, dilation 1, 'same'
+    padding): returns (Σ_i pad(dilate(K_i, r_i)), Σ_i b_i).  `branches` = [(K_i, b_i or None, r_i)]."""
+    if not branches:
+        raise ValueError(
+            "merge_parallel_kernels: `branches` must be a non-empty list of (kernel, bias, dilation)"
+        )
+    kernel, bias = None, None
+    for k, b, r in branches:
+        kk = pad_kernel_to(dilate_kernel(k, r), size)
+        kernel = kk if kernel is None else kernel + kk
+        if b is not None:
+            bias = np.asarray(b).copy() if bias is None else bias + np.asarray(b)
+    if bias is None:
+        bias = np.zeros(kernel.shape[0], dtype=kernel.dtype)
+    return kernel, bias
 
 
 def branch_config(kernel_size: int):
@@ -325,8 +381,6 @@ def _example_kernels(seed):
     blk = DilatedReparamBlock(1, 7, ndim=1, dtype=np.float64, rng=rng)
     parts = [("K=7, r=1", blk.lk.weight.data[0, 0])]
     for (c, _), k, r in zip(blk.convs, blk.ks, blk.dils):
-        from ._base import pad_kernel_to
-
         parts.append((f"k={k}, r={r}", pad_kernel_to(dilate_kernel(c.weight.data, r), 7)[0, 0]))
     blk.eval()
     blk.merge()

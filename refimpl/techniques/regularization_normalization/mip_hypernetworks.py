@@ -44,7 +44,7 @@ from ...autograd import ops
 from ...autograd.tensor import Tensor, no_grad
 from ...catalog import ReferenceCase
 from ...nn.module import Module
-from ._base import one_blas_thread
+from ...threads import one_blas_thread
 
 CATALOG_ENTRY = {
     "slug": "mip-hypernetworks",

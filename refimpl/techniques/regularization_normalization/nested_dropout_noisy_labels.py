@@ -49,7 +49,7 @@ from ...autograd.tensor import Tensor, no_grad
 from ...catalog import ReferenceCase
 from ...nn import functional as F
 from ...nn.module import Module
-from ._base import one_blas_thread
+from ...threads import one_blas_thread
 
 CATALOG_ENTRY = {
     "slug": "nested-dropout-noisy-labels",

@@ -58,7 +58,8 @@ from ...autograd.tensor import Tensor, no_grad
 from ...catalog import ReferenceCase
 from ...nn import functional as F
 from ...nn.module import Module, Parameter
-from ._base import one_blas_thread, sgd_step
+from ...threads import one_blas_thread
+from .training import sgd_step
 
 CATALOG_ENTRY = {
     "slug": "weight-compander",

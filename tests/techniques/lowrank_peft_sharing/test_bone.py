@@ -5,7 +5,7 @@ import pytest
 
 import refimpl as rf
 from refimpl.nn import Linear, Sequential
-from refimpl.techniques.lowrank_peft_sharing import _base as Bse
+from refimpl.techniques.lowrank_peft_sharing import adapters as Bse
 from refimpl.techniques.lowrank_peft_sharing import bone as BN
 
 SLUG = "bone"

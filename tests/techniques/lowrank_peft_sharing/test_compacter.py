@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 import refimpl as rf
-from refimpl.nn import functional_call
-from refimpl.techniques.lowrank_peft_sharing import _base as B
+from refimpl.nn import Linear, ReLU, Sequential, functional_call
+from refimpl.techniques.lowrank_peft_sharing import adapters as B
 from refimpl.techniques.lowrank_peft_sharing import compacter as C
 
 SLUG = "compacter"
@@ -100,3 +100,20 @@ def test_demo_claim_over_seeds(demo_result):
         assert m["acc_compacter"] >= m["acc_adapter"] - 0.06
         gaps.append(m["acc_gap_adapter_minus_compacter"])
     assert np.mean(gaps) <= 0.04
+
+
+def test_bottleneck_adapter_identity_and_count():
+    a = C.BottleneckAdapter(6, 2, dtype=np.float64, rng=np.random.default_rng(0))
+    h = rf.tensor(np.random.default_rng(1).normal(size=(4, 6)))
+    np.testing.assert_array_equal(a(h).data, h.data)
+    assert a.num_trainable() == sum(p.data.size for p in a.parameters()) == 2 * 2 * 6 + 2 + 6
+
+
+def test_insert_after_places_modules_and_shares_the_rest():
+    rng = np.random.default_rng(0)
+    seq = Sequential(Linear(5, 4, rng=rng), ReLU(), Linear(4, 3, rng=rng))
+    extra = ReLU()
+    new = C.insert_after(seq, [1], lambda i, m: extra)
+    assert len(new) == 4 and new[2] is extra and new[0] is seq[0] and new[3] is seq[2]
+    with pytest.raises(ValueError, match="positions"):
+        C.insert_after(seq, [5], lambda i, m: extra)

@@ -6,7 +6,7 @@ import pytest
 import refimpl as rf
 from refimpl.nn import Linear, ReLU, Sequential
 from refimpl.optim import Adam
-from refimpl.techniques.lowrank_peft_sharing import _base as B
+from refimpl.techniques.lowrank_peft_sharing import adapters as B
 from refimpl.techniques.lowrank_peft_sharing import lift_principal_weights as L
 
 SLUG = "lift-principal-weights"

@@ -1,4 +1,5 @@
-"""Shared base of the lowrank-peft-sharing family: LoRA, the adapter protocol, the task pipeline."""
+"""The lowrank-peft-sharing family's adapter protocol and LoRA: deltas by hand, merge/unmerge, stacking,
+freezing, gradcheck."""
 
 import numpy as np
 import pytest
@@ -8,7 +9,7 @@ from refimpl.nn import Linear, ReLU, Sequential, functional_call
 from refimpl.nn.module import Module
 from refimpl.nn.parametrize import register_parametrization
 from refimpl.optim import Adam
-from refimpl.techniques.lowrank_peft_sharing import _base as B
+from refimpl.techniques.lowrank_peft_sharing import adapters as B
 
 
 def _mlp(seed=0, dtype=np.float64):
@@ -121,36 +122,3 @@ def test_attach_errors_name_the_argument():
         B.attach(_mlp(), lambda n, l: B.LoRA.for_layer(l, 1), targets=["7"])
     with pytest.raises(TypeError, match="WeightAdapter"):
         B.attach(_mlp(), lambda n, l: object())
-
-
-def test_bottleneck_adapter_identity_and_count():
-    a = B.BottleneckAdapter(6, 2, dtype=np.float64, rng=np.random.default_rng(0))
-    h = rf.tensor(np.random.default_rng(1).normal(size=(4, 6)))
-    np.testing.assert_array_equal(a(h).data, h.data)
-    assert a.num_trainable() == sum(p.data.size for p in a.parameters()) == 2 * 2 * 6 + 2 + 6
-
-
-def test_insert_after_places_modules_and_shares_the_rest():
-    seq = _mlp()
-    extra = ReLU()
-    new = B.insert_after(seq, [1], lambda i, m: extra)
-    assert len(new) == 4 and new[2] is extra and new[0] is seq[0] and new[3] is seq[2]
-    with pytest.raises(ValueError, match="positions"):
-        B.insert_after(seq, [5], lambda i, m: extra)
-
-
-def test_digit_tasks_labels_and_mirror():
-    t = B.digit_tasks(0, "5-9")
-    m = B.digit_tasks(0, "5-9 mirrored")
-    for s in (t.a, t.b):
-        assert set(np.unique(s.y_train)) == set(range(5))
-    np.testing.assert_array_equal(m.b.x_train.reshape(-1, 8, 8), t.b.x_train.reshape(-1, 8, 8)[:, :, ::-1])
-    with pytest.raises(ValueError, match="new_task"):
-        B.digit_tasks(0, "rotated")
-
-
-def test_pipeline_head_only_keeps_old_task_exactly():
-    base = B.pretrain(0, epochs=2)
-    r = B.adapt(base, lambda bb: bb.requires_grad_(False), epochs=1)
-    assert r["trainable_trunk"] == 0 and r["trainable"] == 128 * 5 + 5
-    assert r["acc_old"] == base.acc_a

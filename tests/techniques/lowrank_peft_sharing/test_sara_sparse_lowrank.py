@@ -6,7 +6,7 @@ import pytest
 import refimpl as rf
 from refimpl.nn import Linear, ReLU, Sequential
 from refimpl.optim import Adam
-from refimpl.techniques.lowrank_peft_sharing import _base as B
+from refimpl.techniques.lowrank_peft_sharing import adapters as B
 from refimpl.techniques.lowrank_peft_sharing import sara_sparse_lowrank as S
 
 SLUG = "sara-sparse-lowrank"

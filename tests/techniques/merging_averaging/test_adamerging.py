@@ -81,6 +81,30 @@ def test_layer_wise_merge_by_hand_and_clamp():
     np.testing.assert_allclose(out["b"], [2.0 + 0.0 * 1 + 0.25 * -1])
 
 
+def test_task_vectors_by_hand():
+    a = {"w": np.array([0.0, 0.0])}
+    b = {"w": np.array([2.0, 4.0])}
+    # catalogue case: θ0 = [0,0], τ1 = [1,0], τ2 = [0,2], λ = [0.3, 0.5] → [0.3, 1.0]
+    t1, t2 = {"w": np.array([1.0, 0.0])}, {"w": np.array([0.0, 2.0])}
+    np.testing.assert_allclose(am.add_task_vectors(a, [t1, t2], [0.3, 0.5])["w"], [0.3, 1.0])
+    np.testing.assert_allclose(am.add_task_vectors(a, [t1, t2], [{"w": 1.0}, {}])["w"], [1.0, 0.0])
+    np.testing.assert_allclose(am.task_vector(b, a)["w"], [2.0, 4.0])
+    zero = am.add_task_vectors(b, [am.task_vector(a, b)], [0.0])
+    np.testing.assert_array_equal(zero["w"], b["w"])  # zero coefficient → base
+
+
+def test_add_task_vectors_gradcheck_through_coefficients():
+    rng = np.random.default_rng(0)
+    base = OrderedDict([("0.weight", rng.standard_normal((4, 3))), ("0.bias", rng.standard_normal(4))])
+    tau = OrderedDict((k, rng.standard_normal(v.shape)) for k, v in base.items())
+
+    def f(lam):
+        sd = am.add_task_vectors(base, [tau], [lam])
+        return (sd["0.weight"] * sd["0.weight"]).sum() + sd["0.bias"].sum()
+
+    refimpl.gradcheck(f, Tensor(np.array(0.3), requires_grad=True))
+
+
 def test_family_contract_zero_coefficients_return_the_base():
     enc, tvs, _, _ = _toy(3)
     for g, shape in (("task", (2,)), ("layer", (2, 2))):
@@ -119,12 +143,10 @@ def test_demo_reports_honestly(demo_result):
 def test_single_task_mechanism_on_the_demo_setup(demo_result):
     """With one task the entropy objective works as intended: λ grows from 0.3 and the accuracy improves.
     (The toy's multi-task failure is interference between tasks, not the mechanics.)"""
-    from refimpl.techniques.merging_averaging._base import task_vector
-
     demo_result("adamerging", 0)  # trains (and caches) the setup
     th0, tasks = am._setup(0, True)
     t = tasks[0]
-    tau = task_vector(t["encoder"], th0)
+    tau = am.task_vector(t["encoder"], th0)
     r = am.adamerging(th0, [tau], [t["head"]], [t["x_test"]], granularity="task", steps=30)
     assert r["lambdas"][0] > 0.5
     before = am._accuracies(am.task_arithmetic(th0, [tau], 0.3), [t])[0]

@@ -90,3 +90,12 @@ def test_demo_reports_honestly(demo_result):
     assert r["claim"]["holds"] == (
         ms[0] >= single[0] and ms[1] >= single[1] and ms[0] >= m["soup8_test_acc"] - 0.01
     )
+
+
+def test_layer_cosines_by_hand():
+    anchor = {"w": np.array([1.0, 1.0]), "b": np.array([0.0])}
+    a = {"w": np.array([2.0, 1.0]), "b": np.array([1.0])}
+    b = {"w": np.array([2.0, 2.0]), "b": np.array([-1.0])}
+    cos = mst.layer_cosines(a, b, anchor)
+    assert cos["w"] == pytest.approx(1 / np.sqrt(2))  # (1,0)·(1,1)/√2
+    assert cos["b"] == pytest.approx(-1.0)

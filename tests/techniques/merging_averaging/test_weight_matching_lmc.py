@@ -5,8 +5,10 @@ from itertools import permutations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from refimpl.techniques.merging_averaging import _base as B
+from refimpl.techniques.merging_averaging import state as S
 from refimpl.techniques.merging_averaging import weight_matching_lmc as wm
 
 
@@ -17,6 +19,17 @@ def _mlp(sizes, seed):
         sd[f"{2 * i}.weight"] = rng.standard_normal((b, a))
         sd[f"{2 * i}.bias"] = rng.standard_normal(b)
     return sd
+
+
+def _random_permutations(sd, seed=0):
+    """A random permutation for every hidden layer of the MLP `sd`."""
+    rng = np.random.default_rng(seed)
+    sizes = {}
+    for k, axes in wm.mlp_permutation_spec(sd).items():
+        for axis, p in enumerate(axes):
+            if p is not None:
+                sizes[p] = sd[k].shape[axis]
+    return {p: rng.permutation(n) for p, n in sorted(sizes.items())}
 
 
 def test_reference_cases():
@@ -36,10 +49,10 @@ def test_single_hidden_layer_is_the_brute_force_optimum():
 
 def test_recovers_a_planted_permutation_in_a_deep_mlp():
     a = _mlp([4, 6, 5, 3], 2)
-    planted = B.random_permutations(a, seed=5)
-    b = B.permute_state(a, planted)  # b is a with shuffled units
+    planted = _random_permutations(a, seed=5)
+    b = wm.permute_state(a, planted)  # b is a with shuffled units
     perms = wm.weight_matching(a, b, seed=1)
-    back = B.permute_state(b, perms)
+    back = wm.permute_state(b, perms)
     for k in a:
         np.testing.assert_allclose(back[k], a[k], atol=1e-12)
 
@@ -51,10 +64,10 @@ def test_objective_never_decreases_and_function_is_preserved():
     assert wm.matching_objective(a, b, perms) >= wm.matching_objective(a, b, ident) - 1e-12
     x = np.random.default_rng(0).standard_normal((6, 4))
     np.testing.assert_allclose(
-        B.mlp_forward(B.permute_state(b, perms), x), B.mlp_forward(b, x), rtol=0, atol=1e-12
+        S.mlp_forward(wm.permute_state(b, perms), x), S.mlp_forward(b, x), rtol=0, atol=1e-12
     )
     # ‖A − π(B)‖² = ‖A‖² + ‖B‖² − 2⟨A, π(B)⟩, so a larger objective is a smaller distance
-    d2 = B.distance(a, B.permute_state(b, perms)) ** 2
+    d2 = wm.distance(a, wm.permute_state(b, perms)) ** 2
     na = sum(np.sum(v**2) for v in a.values())
     nb = sum(np.sum(v**2) for v in b.values())
     assert d2 == pytest.approx(na + nb - 2 * wm.matching_objective(a, b, perms))
@@ -93,3 +106,45 @@ def test_demo_claim_over_seeds(demo_result):
         assert 0.5 < m["distance_ratio"] < 0.95  # distance drops, but modestly
         assert m["top8_alignment_gain"] > m["bottom8_alignment_gain"] + 0.1
         assert r["claim"]["holds"]
+
+
+def test_distance_by_hand():
+    a = {"w": np.array([2.0, 1.0]), "b": np.array([1.0])}
+    b = {"w": np.array([2.0, 2.0]), "b": np.array([-1.0])}
+    assert wm.distance(a, b) == pytest.approx(np.sqrt(0 + 1 + 4))
+
+
+@settings(deadline=None, max_examples=10)
+@given(seed=st.integers(0, 10_000), hidden=st.lists(st.integers(1, 6), min_size=1, max_size=3))
+def test_permutation_leaves_function_unchanged(seed, hidden):
+    sizes = [4] + hidden + [3]
+    sd = _mlp(sizes, seed)
+    perms = _random_permutations(sd, seed=seed + 1)
+    x = np.random.default_rng(seed).standard_normal((7, 4))
+    np.testing.assert_allclose(
+        S.mlp_forward(wm.permute_state(sd, perms), x), S.mlp_forward(sd, x), rtol=0, atol=1e-12
+    )
+
+
+def test_permutation_spec_and_by_hand():
+    sd = OrderedDict(
+        [
+            ("0.weight", np.array([[1.0], [2.0]])),
+            ("0.bias", np.array([10.0, 20.0])),
+            ("2.weight", np.array([[3.0, 4.0]])),
+            ("2.bias", np.array([0.0])),
+        ]
+    )
+    spec = wm.mlp_permutation_spec(sd)
+    assert spec == {
+        "0.weight": ("P_0", None),
+        "0.bias": ("P_0",),
+        "2.weight": (None, "P_0"),
+        "2.bias": (None,),
+    }
+    p = wm.permute_state(sd, {"P_0": np.array([1, 0])})
+    np.testing.assert_array_equal(p["0.weight"], [[2.0], [1.0]])
+    np.testing.assert_array_equal(p["0.bias"], [20.0, 10.0])
+    np.testing.assert_array_equal(p["2.weight"], [[4.0, 3.0]])
+    with pytest.raises(ValueError, match="perms"):
+        wm.permute_state(sd, {"P_0": np.array([0, 0])})

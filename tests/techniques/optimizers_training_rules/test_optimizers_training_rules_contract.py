@@ -1,29 +1,27 @@
-"""The family contract for every optimizer of optimizers-training-rules:
+"""The optimizers-training-rules family's contract over the registry (the form:
+`tests/techniques/contracts.py`).
 
-* the first step equals a hand computation (each technique's reference cases pin it; here a generic
-  check: a zero-momentum first step from an explicit formula written in the test);
-* a state_dict round trip resumes training identically (bitwise);
-* with zero gradient and no weight decay nothing moves;
-* usable from `refimpl.train.fit` (the loss of a tiny problem goes down).
+An adapter is {"make": (params, weight_decay) → optimizer, "first_step": (x, g, weight_decay) → the
+parameters after the first step, written out by hand in this file}.  Every optimizer must
+
+* take a first step equal to the hand computation (m₀ = v₀ = 0), with and without weight decay;
+* resume identically (bitwise) from a state_dict round trip;
+* move nothing with a zero gradient and no weight decay;
+* be usable from `refimpl.train.fit` (the loss of a tiny problem goes down).
 """
 
 import copy
 
 import numpy as np
 import pytest
+from contracts import params
 
 from refimpl import nn, train
 from refimpl.nn import Parameter
 from refimpl.nn import functional as F
 from refimpl.techniques.optimizers_training_rules import lamb, lion_constrained
 
-FACTORIES = {
-    "LAMB": lambda ps, wd=0.0: lamb.LAMB(ps, lr=0.01, weight_decay=wd),
-    "LARS": lambda ps, wd=0.0: lamb.LARS(ps, lr=0.01, weight_decay=wd),
-    "Lion": lambda ps, wd=0.0: lion_constrained.Lion(ps, lr=0.01, weight_decay=wd),
-    "LionK-l2": lambda ps, wd=0.0: lion_constrained.LionK(ps, lr=0.01, weight_decay=wd, K="l2"),
-    "LionK-quadratic": lambda ps, wd=0.0: lion_constrained.LionK(ps, lr=0.01, weight_decay=wd, K="quadratic"),
-}
+FAMILY = "optimizers-training-rules"
 
 
 def first_step_by_hand(name, x, g, wd):
@@ -39,16 +37,44 @@ def first_step_by_hand(name, x, g, wd):
     return x - 0.01 * (gk + wd * x)
 
 
-@pytest.mark.parametrize("name", sorted(FACTORIES))
+def _adapter(name, make):
+    return {"make": make, "first_step": lambda x, g, wd: first_step_by_hand(name, x, g, wd)}
+
+
+CONTRACTS = {
+    "lamb:LAMB": _adapter("LAMB", lambda ps, wd=0.0: lamb.LAMB(ps, lr=0.01, weight_decay=wd)),
+    "lamb:LARS": _adapter("LARS", lambda ps, wd=0.0: lamb.LARS(ps, lr=0.01, weight_decay=wd)),
+    "lion-constrained:Lion": _adapter(
+        "Lion", lambda ps, wd=0.0: lion_constrained.Lion(ps, lr=0.01, weight_decay=wd)
+    ),
+    "lion-constrained:LionK-l2": _adapter(
+        "LionK-l2", lambda ps, wd=0.0: lion_constrained.LionK(ps, lr=0.01, weight_decay=wd, K="l2")
+    ),
+    "lion-constrained:LionK-quadratic": _adapter(
+        "LionK-quadratic",
+        lambda ps, wd=0.0: lion_constrained.LionK(ps, lr=0.01, weight_decay=wd, K="quadratic"),
+    ),
+}
+EXEMPT = {
+    "noprop": "a training rule, not an optimizer: each block learns to denoise the label embedding with "
+    "its own loss (any optimizer steps it)",
+    "saf": "a training loss (the trajectory KL) used with plain SGD, and its SAM baseline needs the loss "
+    "closure for a second gradient: neither is an optimizer stepped from .grad alone",
+}
+
+OPTIMIZERS = params(FAMILY, CONTRACTS, EXEMPT)
+
+
+@pytest.mark.parametrize("key, adapter", OPTIMIZERS)
 @pytest.mark.parametrize("wd", [0.0, 0.3])
-def test_first_step_equals_hand_computation(name, wd):
+def test_first_step_equals_hand_computation(key, adapter, wd):
     rng = np.random.default_rng(3)
     x0, g = rng.normal(size=(4, 3)), rng.normal(size=(4, 3))
     p = Parameter(x0.copy())
-    opt = FACTORIES[name]([p], wd)
+    opt = adapter["make"]([p], wd)
     p.grad = g.copy()
     opt.step()
-    np.testing.assert_allclose(p.data, first_step_by_hand(name, x0, g, wd), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(p.data, adapter["first_step"](x0, g, wd), rtol=1e-12, atol=1e-14)
 
 
 def _train(model, opt, x, y, steps):
@@ -62,15 +88,15 @@ def _train(model, opt, x, y, steps):
     return losses
 
 
-@pytest.mark.parametrize("name", sorted(FACTORIES))
-def test_state_dict_round_trip_resumes_identically(name):
+@pytest.mark.parametrize("key, adapter", OPTIMIZERS)
+def test_state_dict_round_trip_resumes_identically(key, adapter):
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(16, 5)), rng.integers(0, 3, 16)
     a = nn.MLP([5, 6, 3], dtype=np.float64, rng=1)
-    opt_a = FACTORIES[name](a.parameters(), 0.1)
+    opt_a = adapter["make"](a.parameters(), 0.1)
     _train(a, opt_a, x, y, 3)
     b = copy.deepcopy(a)
-    opt_b = FACTORIES[name](b.parameters(), 0.1)
+    opt_b = adapter["make"](b.parameters(), 0.1)
     opt_b.load_state_dict(opt_a.state_dict())
     la = _train(a, opt_a, x, y, 4)
     lb = _train(b, opt_b, x, y, 4)
@@ -79,24 +105,24 @@ def test_state_dict_round_trip_resumes_identically(name):
         np.testing.assert_array_equal(pa.data, pb.data)
 
 
-@pytest.mark.parametrize("name", sorted(FACTORIES))
-def test_zero_gradient_no_weight_decay_nothing_moves(name):
+@pytest.mark.parametrize("key, adapter", OPTIMIZERS)
+def test_zero_gradient_no_weight_decay_nothing_moves(key, adapter):
     rng = np.random.default_rng(1)
     p = Parameter(rng.normal(size=(3, 2)))
     x0 = p.data.copy()
-    opt = FACTORIES[name]([p], 0.0)
+    opt = adapter["make"]([p], 0.0)
     for _ in range(3):
         p.grad = np.zeros_like(x0)
         opt.step()
     np.testing.assert_array_equal(p.data, x0)
 
 
-@pytest.mark.parametrize("name", sorted(FACTORIES))
-def test_usable_from_fit(name):
+@pytest.mark.parametrize("key, adapter", OPTIMIZERS)
+def test_usable_from_fit(key, adapter):
     rng = np.random.default_rng(2)
     x = rng.normal(size=(64, 4)).astype(np.float32)
     y = (x[:, 0] > 0).astype(np.int64)
     model = nn.MLP([4, 8, 2], rng=0)
-    opt = FACTORIES[name](model.parameters(), 0.0)
+    opt = adapter["make"](model.parameters(), 0.0)
     hist = train.fit(model, F.cross_entropy, (x, y), opt, epochs=15, batch_size=16, progress=False)
     assert hist["loss"][-1] < hist["loss"][0]

@@ -24,11 +24,11 @@ def test_power_quantizer_contract(a):
 
 
 def test_a_equal_one_is_the_uniform_symmetric_quantizer():
-    from refimpl.techniques.quantization import _base as B
+    from refimpl.techniques.quantization import quantizers as Q
 
     W = np.random.default_rng(1).normal(size=(3, 20))
-    qp = B.QParams(np.abs(W).max(1, keepdims=True) / 3, np.zeros((3, 1)), -3, 3)
-    np.testing.assert_allclose(N.power_quantize(W, 1.0, 3), B.fake_quant_numpy(W, qp), atol=1e-12)
+    qp = Q.QParams(np.abs(W).max(1, keepdims=True) / 3, np.zeros((3, 1)), -3, 3)
+    np.testing.assert_allclose(N.power_quantize(W, 1.0, 3), Q.fake_quant_numpy(W, qp), atol=1e-12)
 
 
 def test_search_is_the_brute_force_argmin():

@@ -5,7 +5,7 @@ import pytest
 
 from refimpl import Tensor
 from refimpl.nn import TransformerBlock
-from refimpl.techniques.quantization import _base as B
+from refimpl.techniques.quantization import quantizers as Q
 from refimpl.techniques.quantization import rsq as R
 
 
@@ -52,9 +52,9 @@ def test_weighted_gptq_lowers_the_weighted_error():
     plain = R.rsq_quantize(W, X, 3, rotate=False)
     weighted = R.rsq_quantize(W, X, 3, importance=r, rotate=False)
     assert R.weighted_error(W, weighted, X, r) < R.weighted_error(W, plain, X, r)
-    # with r = 1 and no rotation it is exactly the base's GPTQ
+    # with r = 1 and no rotation it is exactly the family's GPTQ (quantizers.gptq)
     qfn, _ = R.sym_grid_quantizer(W, 3)
-    np.testing.assert_allclose(plain, B.gptq(W, B.hessian(X), qfn), atol=1e-12)
+    np.testing.assert_allclose(plain, Q.gptq(W, Q.hessian(X), qfn), atol=1e-12)
 
 
 @pytest.mark.parametrize("seed", [0, 1])

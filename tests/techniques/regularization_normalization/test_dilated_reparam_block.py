@@ -4,6 +4,8 @@ import copy
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import refimpl as rf
 from refimpl.autograd.tensor import Tensor, no_grad
@@ -86,3 +88,67 @@ def test_demo_merge_is_exact_at_deploy_cost(seed, demo_result):
     drb_rows = [row for row in r["table"] if row["model"] == "drb"]
     assert all(row["test_acc"] == row["test_acc_deployed"] for row in drb_rows)
     assert all(row["params_deploy"] < row["params_train"] for row in drb_rows)
+
+
+# ---- merging parallel dilated branches (dilate → pad → sum) ---------------------------------------
+def _conv1d_loop(x, k, b, dilation):
+    """Naive 'same'-padded depthwise 1-D convolution (the oracle): x (N, C, L), k (C, 1, K)."""
+    n, c, length = x.shape
+    kk = k.shape[-1]
+    span = dilation * (kk - 1)
+    pad = span // 2
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad)))
+    out = np.zeros_like(x)
+    for ch in range(c):
+        for i in range(length):
+            out[:, ch, i] = sum(k[ch, 0, j] * xp[:, ch, i + j * dilation] for j in range(kk)) + b[ch]
+    return out
+
+
+def test_dilate_and_pad_hand_cases():
+    k = np.array([[[1.0, 2.0, 3.0]]])
+    assert np.array_equal(drb.dilate_kernel(k, 2), [[[1, 0, 2, 0, 3]]])
+    assert np.array_equal(drb.dilate_kernel(k, 3), [[[1, 0, 0, 2, 0, 0, 3]]])
+    assert np.array_equal(drb.pad_kernel_to(k, 7), [[[0, 0, 1, 2, 3, 0, 0]]])
+    k2 = np.arange(4.0).reshape(1, 1, 2, 2) + 1
+    assert np.array_equal(drb.dilate_kernel(k2, 2)[0, 0], [[1, 0, 2], [0, 0, 0], [3, 0, 4]])
+    with pytest.raises(ValueError, match="dilation"):
+        drb.dilate_kernel(k, 0)
+    with pytest.raises(ValueError, match="centre"):
+        drb.pad_kernel_to(k, 4)
+
+
+def test_merge_parallel_kernels_matches_loop_oracle():
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(2, 3, 16))
+    branches = [
+        (rng.normal(size=(3, 1, 7)), rng.normal(size=3), 1),
+        (rng.normal(size=(3, 1, 3)), rng.normal(size=3), 2),
+        (rng.normal(size=(3, 1, 3)), None, 3),
+    ]
+    ref = sum(_conv1d_loop(x, k, np.zeros(3) if b is None else b, r) for k, b, r in branches)
+    k, b = drb.merge_parallel_kernels(branches, 7)
+    got = _conv1d_loop(x, k, b, 1)
+    assert k.shape == (3, 1, 7)
+    assert np.max(np.abs(ref - got)) <= 1e-12
+    with pytest.raises(ValueError, match="branches"):
+        drb.merge_parallel_kernels([], 7)
+
+
+@settings(deadline=None, max_examples=15)
+@given(
+    k=st.sampled_from([1, 3, 5]),
+    r=st.integers(1, 4),
+    length=st.integers(9, 16),
+    channels=st.integers(1, 3),
+    seed=st.integers(0, 1000),
+)
+def test_property_dilated_branch_equals_its_dense_kernel(k, r, length, channels, seed):
+    size = r * (k - 1) + 1
+    size += 2 if size < 7 else 0  # also centre it inside a larger kernel
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(2, channels, length))
+    w, b = rng.normal(size=(channels, 1, k)), rng.normal(size=channels)
+    ref = _conv1d_loop(x, w, b, r)
+    kk, bb = drb.merge_parallel_kernels([(w, b, r)], size)
+    assert np.max(np.abs(_conv1d_loop(x, kk, bb, 1) - ref)) <= 1e-12

@@ -1,4 +1,4 @@
-"""The shared sharpness measures against closed forms on a quadratic L(w) = ½ (w−c)ᵀ A (w−c)."""
+"""SAF's sharpness measures (`saf/sharpness.py`) against closed forms on a quadratic L(w) = ½ (w−c)ᵀ A (w−c)."""
 
 import numpy as np
 import pytest
@@ -6,7 +6,7 @@ import pytest
 import refimpl
 from refimpl import nn
 from refimpl.nn import functional as F
-from refimpl.techniques.optimizers_training_rules import _base as B
+from refimpl.techniques.optimizers_training_rules.saf import sharpness as B
 
 
 class Quad(nn.Module):

@@ -1,8 +1,7 @@
-r"""Shared base of the optimizers-training-rules family: one set of flatness / sharpness measures.
+r"""SAF's flatness / sharpness measures, and the flat-parameter helpers SAM's step shares with them.
 
-Every technique of the family that talks about "flat" or "sharp" minima (SAM, SAF, the large-batch
-story of LAMB) measures it with the same three numbers, computed here on a float64 copy of the model
-(the original model and its gradients are left untouched):
+The experiment measures how "flat" or "sharp" a minimum is with three numbers, computed on a float64 copy of
+the model (the original model and its gradients are left untouched):
 
 * **random sharpness** — the loss increase under random weight perturbations of norm ρ,
 
@@ -25,15 +24,15 @@ story of LAMB) measures it with the same three numbers, computed here on a float
   The truncation error of the difference is O(h²·‖∇³L‖) and the round-off O(10⁻¹⁶‖∇L‖/h), so the
   default h = 1e-6 (float64) is accurate to ~1e-10.  A small h matters for ReLU networks: a difference
   whose ±h step crosses a kink of some unit spikes by (jump)/(2h); with h = 1e-4 that happened on the
-  digits MLP and gave a wrong eigenvalue, and once even with h = 1e-6 (a SAF-trained model: 20.1
-  instead of 2.65).  `hessian_vector_product` therefore checks each difference against one with h/2
-  and halves h until two successive differences agree (see its docstring).  Power iteration finds the
+  digits MLP and gave a wrong eigenvalue, and once even with h = 1e-6 (on a SAF-trained model, an
+  eigenvalue several times too large).  `hessian_vector_product` therefore checks each difference
+  against one with h/2 and halves h until two successive differences agree (see its docstring).  Power iteration finds the
   eigenvalue of largest *modulus*; if that one is negative (away from a minimum), a second power
   iteration on H − λ₁I finds the top eigenvalue λ_max = λ₁ + μ (the shift trick).
 
 All perturbations are global: the parameter list is flattened into one vector w, so ‖·‖ is the norm
-over every weight of the model (as in SAM).  Helpers `get_flat`, `set_flat`, `loss_and_grad` are
-public because the techniques reuse them (SAM's ascent step, NoProp's gradient-isolation test).
+over every weight of the model (as in SAM).  Helpers `param_list`, `get_flat`, `set_flat`,
+`loss_and_grad` are public because SAM's ascent step (the package's `__init__`) uses them too.
 """
 
 from __future__ import annotations
@@ -42,22 +41,18 @@ import copy
 
 import numpy as np
 
-from ...autograd.tensor import Tensor, no_grad
-from ...threads import one_blas_thread  # noqa: F401  (re-exported for the family's demos)
+from ....autograd.tensor import Tensor, no_grad
 
 __all__ = [
     "param_list",
     "get_flat",
     "set_flat",
-    "loss_value",
     "loss_and_grad",
     "hessian_vector_product",
     "top_hessian_eigenvalue",
     "random_sharpness",
     "adversarial_sharpness",
     "sharpness",
-    "float64_copy",
-    "one_blas_thread",
 ]
 
 
@@ -98,7 +93,7 @@ def _as_input(x):
     return x if isinstance(x, Tensor) else Tensor(np.asarray(x))
 
 
-def loss_value(model, loss_fn, x, y) -> float:
+def _loss_value(model, loss_fn, x, y) -> float:
     """L(w) on (x, y) without building a graph (the model's train/eval mode is left as it is)."""
     with no_grad():
         return float(loss_fn(model(_as_input(x)), y).data)
@@ -127,10 +122,10 @@ def loss_and_grad(model, loss_fn, x, y, params=None):
 def _float64_problem(model, x):
     """A float64 copy of the model and float64 inputs (integer inputs, e.g. token ids, pass unchanged)."""
     x = np.asarray(getattr(x, "data", x))
-    return float64_copy(model), (x.astype(np.float64) if x.dtype.kind == "f" else x)
+    return _float64_copy(model), (x.astype(np.float64) if x.dtype.kind == "f" else x)
 
 
-def float64_copy(model):
+def _float64_copy(model):
     """A deep copy of the model in float64 (curvature by finite differences needs the precision)."""
     m = copy.deepcopy(model)
     m.double()
@@ -242,13 +237,13 @@ def random_sharpness(model, loss_fn, x, y, rho: float, n_directions: int = 10, s
     m, x = _float64_problem(model, x)
     params = param_list(m)
     w0 = get_flat(params)
-    base = loss_value(m, loss_fn, x, y)
+    base = _loss_value(m, loss_fn, x, y)
     rng = np.random.default_rng(seed)
     rises = []
     for _ in range(n_directions):
         d = rng.standard_normal(w0.size)
         set_flat(params, w0 + rho * d / np.linalg.norm(d))
-        rises.append(loss_value(m, loss_fn, x, y) - base)
+        rises.append(_loss_value(m, loss_fn, x, y) - base)
     set_flat(params, w0)
     return {"mean": float(np.mean(rises)), "max": float(np.max(rises))}
 
@@ -263,7 +258,7 @@ def adversarial_sharpness(model, loss_fn, x, y, rho: float, steps: int = 5) -> f
     m, x = _float64_problem(model, x)
     params = param_list(m)
     w0 = get_flat(params)
-    base = loss_value(m, loss_fn, x, y)
+    base = _loss_value(m, loss_fn, x, y)
     g = _flat_grad(m, loss_fn, x, y)
     gn = np.linalg.norm(g)
     if gn == 0 or rho == 0:
@@ -273,7 +268,7 @@ def adversarial_sharpness(model, loss_fn, x, y, rho: float, steps: int = 5) -> f
     try:
         for k in range(steps):
             set_flat(params, w0 + eps)
-            best = max(best, loss_value(m, loss_fn, x, y) - base)
+            best = max(best, _loss_value(m, loss_fn, x, y) - base)
             if k == steps - 1:
                 break
             g = _flat_grad(m, loss_fn, x, y)

@@ -1,0 +1,113 @@
+"""Reference cases of the ConvBN modes: the fold and the Eval / Tune outputs, and the function-preserving
+rescale of s, all worked by hand."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ....autograd.tensor import Tensor
+from ....catalog import ReferenceCase
+from ..folding import fold_bn
+from . import convbn_eval, convbn_tune, rescale_block
+
+_MODULE = "refimpl.techniques.regularization_normalization.convbn_tune_mode"
+
+
+def reference_cases() -> list:
+    def block(x, w, b, gamma, beta, mean, var, eps):
+        args = (
+            Tensor(x),
+            Tensor(w),
+            Tensor(b),
+            Tensor(gamma),
+            Tensor(beta),
+            np.asarray(mean),
+            np.asarray(var),
+        )
+        wf, bf = fold_bn(*(np.asarray(a) for a in (w, b, gamma, beta, mean, var)), eps)
+        return {
+            "eval": convbn_eval(*args, eps).data,
+            "tune": convbn_tune(*args, eps).data,
+            "w_folded": wf,
+            "b_folded": bf,
+        }
+
+    def rescale(x, w, b, gamma, beta, mean, var, eps, k):
+        w2, b2, mean2, var2 = rescale_block(
+            np.asarray(w), np.asarray(b), np.asarray(mean), np.asarray(var), k, eps
+        )
+        args = (Tensor(x), Tensor(w2), Tensor(b2), Tensor(gamma), Tensor(beta), mean2, var2, eps)
+        return {
+            "w": w2,
+            "running_var": var2,
+            "s": np.asarray(gamma) / np.sqrt(var2 + eps),
+            "eval": convbn_eval(*args).data,
+        }
+
+    one = dict(
+        x=np.full((1, 1, 1, 1), 3.0),
+        w=np.full((1, 1, 1, 1), 2.0),
+        b=np.zeros(1),
+        gamma=np.ones(1),
+        beta=np.full(1, 0.5),
+        mean=np.ones(1),
+        var=np.full(1, 3.0),
+        eps=1.0,
+    )
+    # two channels, 1×1 conv of a 1-channel input x=1: z = [1, −2]; γ=[2, 1], β=[0, 1], μ=[0, −2], σ²=[3, 0], ε=1
+    two = dict(
+        x=np.ones((1, 1, 1, 1)),
+        w=np.array([1.0, -2.0]).reshape(2, 1, 1, 1),
+        b=np.zeros(2),
+        gamma=np.array([2.0, 1.0]),
+        beta=np.array([0.0, 1.0]),
+        mean=np.array([0.0, -2.0]),
+        var=np.array([3.0, 0.0]),
+        eps=1.0,
+    )
+    return [
+        ReferenceCase(
+            "catalogue_hand_case",
+            one,
+            {
+                "eval": np.full((1, 1, 1, 1), 3.0),
+                "tune": np.full((1, 1, 1, 1), 3.0),
+                "w_folded": np.full((1, 1, 1, 1), 1.0),
+                "b_folded": np.zeros(1),
+            },
+            block,
+            function=f"{_MODULE}.convbn_tune",
+            note="by hand: (2·3 − 1)/√(3+1)·1 + 0.5 = 3; s = 1/2 → W' = 1, b' = 0.5 + 0.5·(0 − 1) = 0",
+            atol=1e-12,
+        ),
+        ReferenceCase(
+            "two_channels",
+            two,
+            {
+                "eval": np.array([1.0, 1.0]).reshape(1, 2, 1, 1),
+                "tune": np.array([1.0, 1.0]).reshape(1, 2, 1, 1),
+                "w_folded": np.array([1.0, -2.0]).reshape(2, 1, 1, 1),
+                "b_folded": np.array([0.0, 3.0]),
+            },
+            block,
+            function=f"{_MODULE}.convbn_tune",
+            note="by hand: s = [2/2, 1/1] = [1, 1]; ch0: (1 − 0)·1 + 0 = 1; ch1: (−2 + 2)·1 + 1 = 1; "
+            "b' = β + s(0 − μ) = [0, 3]",
+            atol=1e-12,
+        ),
+        ReferenceCase(
+            "rescale_keeps_the_function",
+            {**one, "k": 2.0},
+            {
+                "w": np.full((1, 1, 1, 1), 4.0),
+                "running_var": np.array([15.0]),
+                "s": np.array([0.25]),
+                "eval": np.full((1, 1, 1, 1), 3.0),
+            },
+            rescale,
+            function=f"{_MODULE}.rescale_block",
+            note="by hand: k = 2: W = 4, μ = 2, σ² = 4·3 + 3·1 = 15, √(σ²+ε) = 4 = 2·√(3+1); "
+            "s = 1/4 = (1/2)/2; y = (4·3 − 2)/4 + 0.5 = 3, as before",
+            atol=1e-12,
+        ),
+    ]
