@@ -19,6 +19,7 @@ from .autograd import (  # noqa: F401
     straight_through,
     tensor,
 )
+from .autograd.factory import arange, cat, full, ones, rand, randn, stack, zeros  # noqa: F401
 from .random import manual_seed  # noqa: F401
 
 __version__ = "0.1.0"

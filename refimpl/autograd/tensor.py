@@ -181,6 +181,12 @@ class Tensor:
     def __ge__(self, other):
         return self.data >= _data(other)
 
+    def __eq__(self, other):  # elementwise, as PyTorch (identity hashing stays: sets and dicts are by object)
+        return self.data == _data(other)
+
+    def __ne__(self, other):
+        return self.data != _data(other)
+
     __hash__ = object.__hash__
 
     # --- methods ---------------------------------------------------------------------------
@@ -198,6 +204,15 @@ class Tensor:
 
     def min(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
         return _OPS.min(self, _pick(axis, dim), _pick(keepdims, keepdim))
+
+    def argmax(self, dim=None, keepdim=False):
+        """Index of the largest entry (over all entries, or along `dim`) as an int64 ndarray: an index
+        carries no gradient."""
+        return np.argmax(self.data, axis=dim, keepdims=keepdim)
+
+    def argmin(self, dim=None, keepdim=False):
+        """Index of the smallest entry (see `argmax`)."""
+        return np.argmin(self.data, axis=dim, keepdims=keepdim)
 
     def logsumexp(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
         return _OPS.logsumexp(self, _pick(axis, dim), _pick(keepdims, keepdim))
@@ -300,6 +315,11 @@ def _to_array(data, dtype) -> np.ndarray:
     if isinstance(data, (np.generic,)):
         return np.asarray(data)
     arr = np.asarray(data)
+    if arr.dtype.kind not in "biufc":  # strings, objects, ragged lists: not a tensor
+        raise TypeError(
+            f"tensor: expected numbers (a scalar, a nested list of numbers or an array), got {type(data).__name__} "
+            f"giving dtype {arr.dtype}"
+        )
     # like torch.tensor: Python floats become float32 by default; ndarrays keep their dtype
     if arr.dtype == np.float64 and not isinstance(data, np.ndarray):
         arr = arr.astype(_FLOAT_DEFAULT)

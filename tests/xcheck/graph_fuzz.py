@@ -1845,6 +1845,8 @@ NOT_FUZZED = {
     "Tensor.__le__": "comparisons return plain boolean arrays (masks); no gradient",
     "Tensor.__gt__": "comparisons return plain boolean arrays (masks); no gradient",
     "Tensor.__ge__": "comparisons return plain boolean arrays (masks); no gradient",
+    "Tensor.argmax": "returns an index array (no gradient flows through an index)",
+    "Tensor.argmin": "returns an index array (no gradient flows through an index)",
 }
 
 

@@ -11,12 +11,15 @@ from .container import ModuleList, Sequential
 from .conv import AvgPool2d, Conv1d, Conv2d, MaxPool2d
 from .embedding import Embedding
 from .linear import Linear
+from .loss import CrossEntropyLoss, MSELoss
 from .mlp import MLP
 from .norm import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm, RMSNorm
 from .transformer import CharTransformerLM, TransformerBlock
 
 __all__ = [
     "Linear",
+    "CrossEntropyLoss",
+    "MSELoss",
     "Conv1d",
     "Conv2d",
     "MaxPool2d",
