@@ -24,3 +24,19 @@ def test_notebook_runs(path, monkeypatch):
         nb, timeout=180, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
     )
     client.execute()
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[str(p.relative_to(ROOT / "notebooks")) for p in NOTEBOOKS])
+def test_notebook_imports_no_private_module_or_name(path):
+    """A teacher's notebook uses public entry points only (no `_module`, no `_name`)."""
+    import json
+    import re
+
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+    private = re.findall(
+        r"^\s*(?:from\s+\S*\._\w+\s+import.*|from\s+\S+\s+import\s+.*\b_\w+.*|import\s+\S*\._\w+.*)$",
+        code,
+        flags=re.M,
+    )
+    assert not private, f"private imports: {private}"

@@ -12,7 +12,7 @@ import operator
 
 import numpy as np
 
-__all__ = ["Tensor", "tensor", "no_grad", "enable_grad", "is_grad_enabled"]
+__all__ = ["Tensor", "tensor", "no_grad", "enable_grad", "is_grad_enabled", "graph_nodes"]
 
 _FLOAT_DEFAULT = np.float32
 
@@ -445,6 +445,14 @@ def _accumulate(leaf: Tensor, g: np.ndarray, given: set) -> None:
         g = g.copy()
     given.add(id(g))
     leaf.grad = g
+
+
+def graph_nodes(root: Tensor) -> list:
+    """The recorded tensors `root` was computed from, parents before children (what `backward` walks,
+    in reverse).  For teaching and debugging: `[t._ctx for t in graph_nodes(loss)]` lists the ops."""
+    if root._ctx is None:
+        return []
+    return _interior_nodes(root)
 
 
 _FREED = None  # function.FREED (the placeholder for a freed node), set by refimpl/autograd/__init__.py
