@@ -92,7 +92,10 @@ def cross_entropy(
     plain = False  # class indices in range, no weights, smoothing or ignored entries: the fast path
     learned = ()  # the weight as a differentiated input of the op
     if weight is not None:
-        w = np.asarray(weight.data if isinstance(weight, Tensor) else weight, dtype=input.dtype)
+        # an array takes the input's dtype; with probability targets a weight Tensor promotes, as in PyTorch
+        promotes = isinstance(weight, Tensor) and target.dtype.kind == "f"
+        wdt = np.result_type(input.dtype, weight.dtype) if promotes else input.dtype
+        w = np.asarray(weight.data if isinstance(weight, Tensor) else weight, dtype=wdt)
         if w.shape != (c,):
             raise ValueError(f"cross_entropy: `weight` must have shape ({c},), got {w.shape}")
         if _learned_weight(weight, "cross_entropy with class-index targets", target.dtype.kind == "f"):
@@ -386,7 +389,8 @@ def batch_norm(
 
 
 def rms_norm(input, normalized_shape, weight=None, eps: float | None = None):
-    """x / √(mean(x²) + ε) · w over the last dimensions (ε defaults to the dtype's machine epsilon)."""
+    """x / √(mean(x²) + ε) · w over the last dimensions (ε defaults to the dtype's machine epsilon).
+    The result has the promoted dtype of x and w (PyTorch keeps x's)."""
     normalized_shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
     k = len(normalized_shape)
     if tuple(input.shape[-k:]) != normalized_shape:

@@ -210,3 +210,16 @@ def test_mixed_precision_losses_have_the_promoted_dtype(which, reduction, want):
     np.testing.assert_allclose(loss.data, want, rtol=1e-6)
     loss.backward(np.ones(loss.shape))
     assert z.grad.dtype == np.float32
+
+
+@pytest.mark.parametrize("learned", [False, True])
+def test_cross_entropy_probabilities_promote_with_a_float64_weight_tensor(learned):
+    # float32 logits and targets, a float64 weight Tensor: float64 loss, as in PyTorch (an array weight
+    # takes the logits' dtype).  z = 0: ℓₙ = Σ_c w_c t_{n,c} log 2 = (0.25·1 + 0.75·3) log 2 = 2.5 log 2.
+    z = refimpl.tensor(np.zeros((1, 2), dtype=np.float32), requires_grad=True)
+    t = np.array([[0.25, 0.75]], dtype=np.float32)
+    w = refimpl.tensor(np.array([1.0, 3.0]), requires_grad=learned)
+    loss = F.cross_entropy(z, t, weight=w)
+    assert loss.dtype == np.float64
+    assert loss.item() == pytest.approx(2.5 * LOG2, rel=1e-6)
+    assert F.cross_entropy(z, t, weight=np.array([1.0, 3.0])).dtype == np.float32

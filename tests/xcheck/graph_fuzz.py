@@ -125,6 +125,13 @@ CONVENTIONS = {
         "(x − μ)/√(σ² + ε) is well defined for one value; only batch_norm's running variance needs two",
         "groups always hold more than one value",
     ),
+    "rms_norm_dtype": Convention(
+        "F.rms_norm",
+        "x / rms(x) · w has the promoted dtype of x and w",
+        "the result keeps the input's dtype (a float64 weight on a float32 input gives float32)",
+        "NumPy's (and PyTorch's usual) type promotion, as layer_norm's affine step",
+        "the weight has the input's dtype (float32 graphs only)",
+    ),
     "sdpa_fully_masked_row": Convention(
         "F.scaled_dot_product_attention",
         "a query row whose every key is masked out gives NaN (softmax over no positions)",
@@ -193,10 +200,14 @@ RETURNS_INPUT = {"cast", "dropout"}
 PYTORCH_BUGS_AVOIDED = {
     "group_norm_bias_without_weight": "TF.group_norm(x, g, None, bias) fails in backward with 'tensor does "
     "not have a device' (torch 2.13): group_norm gets a bias only together with a weight",
-    "batch_norm_ambiguous_strides": "TF.batch_norm in training on a (1, 2, 2, 1) tensor with strides "
-    "(4, 1, 2, 1) (a permuted view that also counts as channels-last) gives a wrong weight gradient "
-    "(torch 2.13, CPU; contiguous input is right, and so is refimpl, checked by hand): the PyTorch side "
-    "passes x.contiguous(), which changes no value or gradient",
+    "batch_norm_strides": "TF.batch_norm (torch 2.13, CPU) gives wrong gradients for non-contiguous "
+    "tensors: a weight or bias that is an expanded or strided view is read as if contiguous (the input "
+    "gradient picks up values like 4e-316), and an input or upstream gradient with size-1 axes and "
+    "ambiguous strides (an input (1, 2, 2, 1) with strides (4, 1, 2, 1), which also counts as "
+    "channels-last; a permuted gradient of an output (1, 2, 3, 1) in eval mode) gives wrong weight and "
+    "bias gradients.  With contiguous tensors PyTorch is right, and so is refimpl (checked by hand), so "
+    "the PyTorch side makes every tensor argument and the upstream gradient contiguous "
+    "(`contiguous_grad`), which changes no value or gradient",
 }
 
 
@@ -1505,6 +1516,10 @@ def _draw_layer_norm(gen, rms=False):
     k = int(gen.rng.integers(1, min(2, len(shape)) + 1))
     ns = shape[-k:]
     args = [x] + _affine_args(gen, ns, bias=not rms)
+    if (
+        rms and args[1] is not None and gen.dtype_of(args[1]) != gen.dtype_of(x)
+    ):  # CONVENTIONS["rms_norm_dtype"]
+        return None
     names = [a for a in args if a is not None]
     p = {"ns": ns, "which": tuple(a is not None for a in args[1:]), "style": int(gen.rng.integers(2))}
     if gen.rng.random() < 0.3:
@@ -1608,11 +1623,15 @@ def _draw_batch_norm(gen):
 
 
 def _batch_norm_render(a, p, lit, ours):
+    if not ours:  # PYTORCH_BUGS_AVOIDED["batch_norm_strides"]: contiguous tensors only
+        a = [f"{name}.contiguous()" for name in a]
     w, b = _norm_args(a, p)
     rm, rv = (lit(p["rm"]), lit(p["rv"])) if "rm" in p else ("None", "None")
     train = ", training=True" if p["training"] else ""
-    x = a[0] if ours else f"{a[0]}.contiguous()"  # PYTORCH_BUGS_AVOIDED["batch_norm_ambiguous_strides"]
-    return f"{'F' if ours else 'TF'}.batch_norm({x}, {rm}, {rv}, {w}, {b}{train}{_kw(p, ['eps'], lit)})"
+    expr = f"batch_norm({a[0]}, {rm}, {rv}, {w}, {b}{train}{_kw(p, ['eps'], lit)})"
+    if ours:
+        return "F." + expr
+    return f"contiguous_grad(TF.{expr})"  # and a contiguous upstream gradient
 
 
 _op(
@@ -1853,7 +1872,18 @@ NOT_FUZZED = {
 # ---------------------------------------------------------------------------------------------------
 # Generation
 # ---------------------------------------------------------------------------------------------------
+# PYTORCH_BUGS_AVOIDED["batch_norm_strides"]: the identity, whose backward hands on a contiguous
+# gradient.  The same source text defines it in a reproducer that needs it.
+_CONTIGUOUS_GRAD_SRC = """\
+class _ContiguousGrad(torch.autograd.Function):
+    forward = staticmethod(lambda ctx, x: x.view_as(x))
+    backward = staticmethod(lambda ctx, g: g.contiguous())
+
+
+contiguous_grad = _ContiguousGrad.apply
+"""
 _TORCH_GLOBALS = {"torch": torch, "TF": TF, "np": np, "math": math}
+exec(_CONTIGUOUS_GRAD_SRC, _TORCH_GLOBALS)
 
 
 class _Gen:
@@ -2431,6 +2461,8 @@ def reproducer(graph: Graph, title: str = "") -> str:
     head = _REPRO_HEAD.format(
         title=title or f"graph of seed {graph.seed} ({graph.dtype})", arrays="\n".join(arrays)
     )
+    if any(n.op == "batch_norm" for n in graph.nodes):
+        head += "\n" + _CONTIGUOUS_GRAD_SRC + "\n"
     body = []
     for side, label in (("ours", "refimpl"), ("torch", "torch")):
         body.append(f'SIDE = "{label}"')

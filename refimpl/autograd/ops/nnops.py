@@ -59,7 +59,7 @@ class CrossEntropy(Function):
     With probabilities t (N, C): ℓₙ = −Σ_c w_c t'_{n,c} log p_{n,c}, t' = (1−ε)t + ε/C, mean over N;
     the target is differentiable too: t̄_{n,c} = −ḡₙ (1−ε) w_c log p_{n,c}, and so is a class weight
     given as a third input (a learned weight, as in PyTorch): w̄_c = −Σₙ ḡₙ t'_{n,c} log p_{n,c}.
-    The loss has z's dtype, or with probabilities the promoted dtype of z and t (as PyTorch).
+    The loss has z's dtype, or with probabilities the promoted dtype of z, t and w (as PyTorch).
     `plain=True` promises class indices all in [0, C), no weights, no smoothing and nothing ignored
     (the caller has checked); then, with mₙ = max_c z_{n,c},
         ℓₙ = log Σ_c e^{z_{n,c}−mₙ} − (z_{n,yₙ}−mₙ),   z̄ₙ = ḡₙ (pₙ − e_{yₙ}).
@@ -100,7 +100,9 @@ class CrossEntropy(Function):
             losses = -np.sum(coef * logp, axis=1)
             ctx.p, ctx.coef = e / s, coef  # z̄ₙ = ḡₙ (Σ_c coef_c · pₙ − coefₙ)
         ctx.denom = denom
-        dtype = np.result_type(z, target) if target.dtype.kind == "f" else z.dtype  # (probabilities promote)
+        dtype = z.dtype  # probabilities (and their weight) promote, as in PyTorch
+        if target.dtype.kind == "f":
+            dtype = np.result_type(z, target) if weight is None else np.result_type(z, target, weight)
         if reduction == "none":
             return losses.astype(dtype, copy=False)
         total = losses.sum()
