@@ -8,7 +8,7 @@ from ..nn import functional as F
 from ..train import evaluate, fit
 from .tasks import Task
 
-__all__ = ["make_optimizer", "train", "split_metrics"]
+__all__ = ["make_optimizer", "train", "split_metrics", "LinearWarmup"]
 
 
 def make_optimizer(
@@ -33,13 +33,14 @@ def train(
     model,
     task: Task,
     *,
-    lr: float,
+    lr: float | None = None,
     epochs: int,
     seed: int,
     batch_size: int = 64,
-    optimizer: str = "adam",
+    optimizer="adam",
     weight_decay: float = 0.0,
     cosine: bool = False,
+    warmup_steps: int = 0,
     loss_fn=None,
     callbacks=(),
     clip_grad_norm=None,
@@ -51,12 +52,28 @@ def train(
 
     `cosine=True` decays the learning rate to 0 over the epochs (judging at convergence);
     `clip_grad_norm` clips the global gradient norm after every backward; `params` restricts the
-    optimised parameters (default: all of the model's)."""
+    optimised parameters (default: all of the model's). `optimizer` is a name for `make_optimizer`
+    (then `lr` is required) or a ready Optimizer (its own param groups and rates; then `lr`, `params`
+    and `weight_decay` must be left unset). `warmup_steps` > 0 scales every group's rate linearly by
+    (step + 1)/warmup_steps over the first optimizer steps, on top of the cosine schedule."""
+    from ..optim import Optimizer
     from ..optim.lr_scheduler import CosineAnnealingLR
 
-    opt = make_optimizer(
-        model.parameters() if params is None else params, optimizer, lr=lr, weight_decay=weight_decay
-    )
+    if isinstance(optimizer, Optimizer):
+        if lr is not None or params is not None or weight_decay:
+            raise ValueError("train: with a ready `optimizer`, leave `lr`, `params` and `weight_decay` unset")
+        opt = optimizer
+    else:
+        if lr is None:
+            raise ValueError(f"train: `lr` is required with optimizer={optimizer!r}")
+        opt = make_optimizer(
+            model.parameters() if params is None else params, optimizer, lr=lr, weight_decay=weight_decay
+        )
+    if warmup_steps < 0:
+        raise ValueError(f"train: `warmup_steps` must be ≥ 0, got {warmup_steps}")
+    callbacks = list(callbacks)
+    if warmup_steps:
+        callbacks.insert(0, LinearWarmup(warmup_steps))
     sched = CosineAnnealingLR(opt, T_max=max(epochs, 1)) if cosine else None
     data = (task.x_train if x is None else x, task.y_train if y is None else y)
     return fit(
@@ -68,10 +85,32 @@ def train(
         batch_size=batch_size,
         seed=seed,
         progress=False,
-        callbacks=list(callbacks),
+        callbacks=callbacks,
         scheduler=sched,
         clip_grad_norm=clip_grad_norm,
     )
+
+
+class LinearWarmup:
+    """Scale each param group's rate by (step + 1)/steps during the first `steps` optimizer steps; the
+    unscaled rate (whatever a scheduler set) is restored after every step, so schedules compose."""
+
+    def __init__(self, steps: int):
+        self.steps = int(steps)
+        self._saved = None
+
+    def on_batch_begin(self, state):
+        if state.step < self.steps:
+            groups = state.optimizer.param_groups
+            self._saved = [g["lr"] for g in groups]
+            for g, lr in zip(groups, self._saved):
+                g["lr"] = lr * (state.step + 1) / self.steps
+
+    def on_step_end(self, state):
+        if self._saved is not None:
+            for g, lr in zip(state.optimizer.param_groups, self._saved):
+                g["lr"] = lr
+            self._saved = None
 
 
 def split_metrics(model, task: Task, splits=("val", "test")) -> dict:

@@ -194,3 +194,35 @@ def test_paired_premise_judges_the_difference():
     assert judged["interval"]["mean"] == pytest.approx(0.04) and judged["present"]
     with pytest.raises(ValueError, match="baseline"):
         judge_premise(p, [0.9, 0.8, 0.95])
+
+
+def test_train_with_a_ready_optimizer_and_linear_warmup_takes_the_hand_computed_steps():
+    """loss = w·1 has gradient 1, so plain SGD at rate 1 moves w by −(step+1)/4 for 4 warm-up steps,
+    then by −1: after 6 steps w = −(0.25 + 0.5 + 0.75 + 1 + 1 + 1) = −4.5."""
+    from refimpl import nn, optim
+    from refimpl.experiments import train
+
+    model = nn.Linear(1, 1, bias=False)
+    model.weight.data[...] = 0.0
+    opt = optim.SGD(model.parameters(), lr=1.0)
+    x, y = np.ones((1, 1)), np.zeros(1)
+    train(
+        model,
+        None,
+        optimizer=opt,
+        epochs=6,
+        seed=0,
+        batch_size=1,
+        x=x,
+        y=y,
+        loss_fn=lambda out, t: out.sum(),
+        warmup_steps=4,
+    )
+    assert model.weight.data.item() == pytest.approx(-4.5, abs=1e-12)
+    assert opt.param_groups[0]["lr"] == 1.0
+    with pytest.raises(ValueError, match="lr"):
+        train(model, None, optimizer=opt, lr=0.1, epochs=1, seed=0, x=x, y=y)
+    with pytest.raises(ValueError, match="lr"):
+        train(model, None, optimizer="sgd", epochs=1, seed=0, x=x, y=y)
+    with pytest.raises(ValueError, match="warmup_steps"):
+        train(model, None, lr=0.1, epochs=1, seed=0, x=x, y=y, warmup_steps=-1)
