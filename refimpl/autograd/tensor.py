@@ -8,6 +8,7 @@ tensors that require a gradient keep `.grad`; interior gradients and saved buffe
 
 from __future__ import annotations
 
+import math
 import operator
 
 import numpy as np
@@ -15,6 +16,26 @@ import numpy as np
 __all__ = ["Tensor", "tensor", "no_grad", "enable_grad", "is_grad_enabled", "graph_nodes"]
 
 _FLOAT_DEFAULT = np.float32
+
+
+class ElementCount(int):
+    """An int equal to the number of elements; calling it gives the shape (PyTorch's `size()`)."""
+
+    def __new__(cls, shape: tuple):
+        obj = super().__new__(cls, math.prod(shape))
+        obj.shape = tuple(shape)
+        return obj
+
+    def __call__(self, dim: int | None = None):
+        if dim is None:
+            return self.shape
+        nd = len(self.shape)
+        if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool) or not -nd <= dim < nd:
+            allowed = (
+                f"an int in [{-nd}, {nd - 1}]" if nd else "no dim at all (a 0-d tensor has no dimensions)"
+            )
+            raise IndexError(f"size: `dim` must be {allowed} for a {nd}-d tensor, got {dim!r}")
+        return self.shape[dim]
 
 
 class Tensor:
@@ -51,11 +72,16 @@ class Tensor:
         return self.data.ndim
 
     @property
-    def size(self) -> int:
-        return self.data.size
+    def size(self) -> ElementCount:
+        """The element count as an int (NumPy's `a.size`) that is also callable as PyTorch's
+        `t.size()` → shape tuple and `t.size(dim)` → that dimension's extent."""
+        return ElementCount(self.data.shape)
 
     def numel(self) -> int:
         return self.data.size
+
+    def dim(self) -> int:
+        return self.data.ndim
 
     def __len__(self) -> int:
         return len(self.data)

@@ -66,3 +66,23 @@ def test_loss_modules_equal_the_functional_forms():
 def test_tensor_of_something_that_is_not_numbers_is_a_clear_error(bad):
     with pytest.raises(TypeError, match="expected numbers"):
         rf.tensor(bad)
+
+
+def test_size_is_the_element_count_and_callable_like_pytorch():
+    t = rf.zeros(2, 3)
+    assert t.size == 6 and t.numel() == 6 and t.dim() == 2  # NumPy's a.size stays an int
+    assert t.size() == (2, 3) and t.size(0) == 2 and t.size(-1) == 3
+    with pytest.raises(IndexError, match=r"`dim` must be an int in \[-2, 1\].*got 2"):
+        t.size(2)
+    with pytest.raises(IndexError, match="0-d tensor"):
+        rf.tensor(1.0).size(0)
+    assert rf.tensor(1.0).size() == ()
+
+
+def test_size_agrees_with_torch():
+    torch = pytest.importorskip("torch")
+    x = np.zeros((4, 1, 5))
+    t, tt = rf.tensor(x), torch.tensor(x)
+    assert t.size() == tuple(tt.size()) and t.size == tt.numel()
+    for d in range(-3, 3):
+        assert t.size(d) == tt.size(d)

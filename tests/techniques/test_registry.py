@@ -1,5 +1,6 @@
 """Contract tests every catalogue entry must pass (driven by the registry, not by a hand list)."""
 
+import importlib
 import importlib.util
 import json
 import math
@@ -119,6 +120,16 @@ def test_quick_run_is_a_deterministic_smoke_result(slug, quick_result):
     again = ENTRIES[slug].experiment.run(quick=True, progress=False)
     assert again.table == first.table, "two quick runs with the same seeds differ"
     assert again.selected == first.selected
+
+
+@pytest.mark.parametrize("slug", PACKAGES)
+def test_every_reference_case_names_its_function_and_more_than_a_seed(slug):
+    """A stranger reading the exported vectors must know what is exercised and with which arguments."""
+    for case in ENTRIES[slug].reference_cases():
+        assert case.function.startswith("refimpl."), f"{case.name}: name the function exercised (function=...)"
+        module, _, name = case.function.rpartition(".")
+        assert callable(getattr(importlib.import_module(module), name, None)), f"{case.name}: {case.function}"
+        assert set(case.inputs) - {"seed", "rng"}, f"{case.name}: a case whose only input is a seed"
 
 
 @pytest.mark.parametrize("slug", PACKAGES)

@@ -41,6 +41,7 @@ def reference_cases() -> list:
             {"W": W, "rank": 1, "n_channels": 2},
             {"AB": np.diag([3.0, 0.0, 0.0]), "channels": np.array([1, 2]), "reconstruction": W},
             decomp,
+            function="refimpl.techniques.sparsity_pruning.lost_lowrank_sparse.lost_decompose",
             note="by hand: SVD of diag(3,2,1) keeps σ=3 → AB = diag(3,0,0); residual diag(0,2,1) has "
             "column norms [0,2,1] → channels 1, 2, so AB + S reproduces W exactly",
             atol=1e-12,
@@ -54,6 +55,7 @@ def reference_cases() -> list:
                 "reconstruction": np.diag([3.0, 2.0, 0.0]),
             },
             decomp,
+            function="refimpl.techniques.sparsity_pruning.lost_lowrank_sparse.lost_decompose",
             note="by hand: only the largest residual column (σ=2) is kept",
             atol=1e-12,
         ),
@@ -62,6 +64,7 @@ def reference_cases() -> list:
             {"W": W2, "rank": 1, "n_channels": 1, "values": "residual"},
             {"AB": AB2, "channels": np.array([0]), "reconstruction": np.array([[3.0, 4.0, 0], [0.8, 0, 0]])},
             decomp,
+            function="refimpl.techniques.sparsity_pruning.lost_lowrank_sparse.lost_decompose",
             note="by hand: W = 5·e₁(0.6, 0.8, 0) + 1·e₂(0.8, −0.6, 0) (orthonormal rows and v's), so AB is "
             "the first row; E = [[0,0,0],[0.8,−0.6,0]] has column norms 0.8, 0.6, 0 → channel 0, S = E[:,0]",
             atol=1e-12,
@@ -71,6 +74,7 @@ def reference_cases() -> list:
             {"W": W2, "rank": 1, "n_channels": 1, "values": "weight"},
             {"AB": AB2, "channels": np.array([0]), "reconstruction": np.array([[6.0, 4.0, 0], [0.8, 0, 0]])},
             decomp,
+            function="refimpl.techniques.sparsity_pruning.lost_lowrank_sparse.lost_decompose",
             note="by hand: as above but S = W[:,0] = (3, 0.8): the kept channel's low-rank share (3) is "
             "counted twice at init (the development code's variant)",
             atol=1e-12,
@@ -80,6 +84,7 @@ def reference_cases() -> list:
             {"W": W, "x": np.array([[1.0, 1.0, 1.0]]), "rank": 1, "n_channels": 1, "gamma": 0.5},
             {"y": np.array([[1.5, 1.0, 0.0]])},
             layer,
+            function="refimpl.techniques.sparsity_pruning.lost_lowrank_sparse.LOSTLinear",
             note="by hand: AB = diag(3,0,0), channel 1 kept with the weight's column W[:,1] = (0,2,0); "
             "y = 0.5·x(AB)ᵀ + 0.5·x₁·(0,2,0) = (1.5, 0, 0) + (0, 1, 0)",
             atol=1e-12,

@@ -46,6 +46,7 @@ def reference_cases() -> list:
             {"a": [[1.0, 2.0]], "W": [[1.0, 1.0]], "R": [[3.0]], "rule": "epsilon", "eps": 0.0},
             {"R_in": np.array([[1.0, 2.0]])},
             lin,
+            function="refimpl.techniques.sparsity_pruning.lrp_pruning.lrp_linear",
             note="by hand: z = 1 + 2 = 3, R = 3 → R_i = a_i w_i / z · R = [1, 2] (sums to 3)",
             atol=1e-12,
         ),
@@ -54,6 +55,7 @@ def reference_cases() -> list:
             {"a": [[1.0, 2.0]], "W": [[1.0, 1.0]], "R": [[3.0]], "rule": "epsilon", "eps": 1.0},
             {"R_in": np.array([[0.75, 1.5]])},
             lin,
+            function="refimpl.techniques.sparsity_pruning.lrp_pruning.lrp_linear",
             note="by hand: z + ε sign z = 4 → R_i = a_i w_i / 4 · 3 = [0.75, 1.5] (relevance absorbed)",
             atol=1e-12,
         ),
@@ -62,6 +64,7 @@ def reference_cases() -> list:
             {"a": [[1.0, 2.0]], "W": [[1.0, 1.0]], "R": [[4.0]], "rule": "epsilon", "eps": 0.0, "b": [1.0]},
             {"R_in": np.array([[1.0, 2.0]])},
             lin,
+            function="refimpl.techniques.sparsity_pruning.lrp_pruning.lrp_linear",
             note="by hand: z = 1 + 2 + 1 = 4 → R_i = a_i w_i / 4 · 4 = [1, 2]; the bias keeps 1 of 4",
             atol=1e-12,
         ),
@@ -70,6 +73,7 @@ def reference_cases() -> list:
             {"a": [[1.0, 2.0]], "W": [[2.0, -1.0]], "R": [[4.0]], "rule": "zplus", "eps": 0.0},
             {"R_in": np.array([[4.0, 0.0]])},
             lin,
+            function="refimpl.techniques.sparsity_pruning.lrp_pruning.lrp_linear",
             note="by hand: w⁺ = [2, 0], z⁺ = 2 (+1e-9) → R = [1·2/2·4, 0] = [4, 0]",
             atol=1e-7,
         ),
@@ -78,6 +82,7 @@ def reference_cases() -> list:
             {**net, "rule": "zplus"},
             {"R_hidden": np.array([[2.0, 0.0]]), "R_in": np.array([[1.0, 1.0]])},
             mlp,
+            function="refimpl.techniques.sparsity_pruning.lrp_pruning.lrp_mlp",
             note=how + "z⁺ on top: w⁺ = [1, 0] → R_h = [2·1/2·2, 0] = [2, 0]; below: W1⁺ = [[1, 1], [2, 0]], "
             "z⁺ = [2, 2], R/z = [1, 0] → R_in = x ⊙ [1, 1] = [1, 1]",
             atol=1e-7,
@@ -87,6 +92,7 @@ def reference_cases() -> list:
             {**net, "rule": "epsilon"},
             {"R_hidden": np.array([[2.0, -1.0]]), "R_in": np.array([[-1.0, 2.0]])},
             mlp,
+            function="refimpl.techniques.sparsity_pruning.lrp_pruning.lrp_mlp",
             note=how
             + "ε = 0 with bias on top: R_h = h ⊙ w · 2/2 = [2, −1] (bias keeps 1); below: z = [2, 1], "
             "R/z = [1, −1], (R/z) W1 = [1 − 2, 1 + 1] → R_in = [−1, 2]",
@@ -97,6 +103,7 @@ def reference_cases() -> list:
             {**net, "rule": "composite"},
             {"R_hidden": np.array([[2.0, -1.0]]), "R_in": np.array([[0.0, 1.0]])},
             mlp,
+            function="refimpl.techniques.sparsity_pruning.lrp_pruning.lrp_mlp",
             note=how + "ε on top: R_h = [2, −1] as for ε; z⁺ below: z⁺ = [2, 2], R/z = [1, −0.5], "
             "(R/z) W1⁺ = [1 − 1, 1 + 0] → R_in = [0, 1]",
             atol=1e-7,

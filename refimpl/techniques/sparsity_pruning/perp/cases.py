@@ -27,6 +27,7 @@ def reference_cases() -> list:
             {"A": [[1.0, 2.0]], "B": [[1.0], [3.0]], "mask": [[1, 0], [0, 1]], "scaling": 0.5},
             {"delta": np.array([[0.5, 0.0], [0.0, 3.0]]), "dense": np.array([[0.5, 1.0], [1.5, 3.0]])},
             delta,
+            function="refimpl.techniques.sparsity_pruning.perp.masked_lora_delta",
             note="by hand: BA = [[1,2],[3,6]]; × 0.5 = [[0.5,1],[1.5,3]] (LoRA); ⊙ M keeps the diagonal (MaskLoRA)",
             atol=1e-12,
         ),
@@ -35,6 +36,7 @@ def reference_cases() -> list:
             {"sizes": [4, 6, 3]},
             {"trainable": np.array(6 + 3 + 6 + 6)},
             count,
+            function="refimpl.techniques.sparsity_pruning.perp.select_peft_parameters",
             note="by hand: biases 6 + 3, LayerNorm(6) scale 6 + shift 6 = 21",
         ),
     ]

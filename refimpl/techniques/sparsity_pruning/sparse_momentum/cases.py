@@ -25,6 +25,7 @@ def reference_cases() -> list:
             {"mean_momenta": [0.3, 0.1], "total": 40, "free": [100, 100]},
             {"regrowth": np.array([30, 10])},
             alloc,
+            function="refimpl.techniques.sparsity_pruning.sparse_momentum.redistribute",
             note="by hand: p = [0.75, 0.25] → ⌈0.75·40⌉ = 30, ⌈0.25·40⌉ = 10; caps (99) do not bind",
         ),
         ReferenceCase(
@@ -32,6 +33,7 @@ def reference_cases() -> list:
             {"mean_momenta": [0.3, 0.1], "total": 40, "free": [20, 100]},
             {"regrowth": np.array([19, 21])},
             alloc,
+            function="refimpl.techniques.sparsity_pruning.sparse_momentum.redistribute",
             note="by hand: layer 0 capped at ⌊0.99·20⌋ = 19; the other 21 go to layer 1",
         ),
         ReferenceCase(
@@ -39,6 +41,7 @@ def reference_cases() -> list:
             {"mask": [1, 0, 0, 0], "momentum": [9.0, 0.5, -0.9, 0.1], "n": 1},
             {"mask": np.array([1, 0, 1, 0])},
             grow,
+            function="refimpl.techniques.sparsity_pruning.sparse_momentum.regrow_by_momentum",
             note="by hand: zero entries have momenta [0.5, −0.9, 0.1]; the largest |M| is −0.9",
         ),
         ReferenceCase(
@@ -46,6 +49,7 @@ def reference_cases() -> list:
             {"w": [0.0, 0.3, -0.1, 0.7], "mask": [0, 1, 1, 1], "n": 2},
             {"mask": np.array([0, 0, 0, 1])},
             prune,
+            function="refimpl.techniques.sparsity_pruning.sparse_momentum.prune_smallest",
             note="by hand: active |w| = 0.3, 0.1, 0.7; remove the two smallest (0.1, 0.3)",
         ),
     ]
