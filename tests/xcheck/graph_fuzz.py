@@ -1860,6 +1860,7 @@ NOT_FUZZED = {
     "Tensor.requires_grad_": "sets a flag (the generator makes leaves with and without it)",
     "Tensor.zero_grad": "not an op",
     "Tensor.numel": "not an op",
+    "Tensor.dim": "not an op",
     "Tensor.__lt__": "comparisons return plain boolean arrays (masks); no gradient",
     "Tensor.__le__": "comparisons return plain boolean arrays (masks); no gradient",
     "Tensor.__gt__": "comparisons return plain boolean arrays (masks); no gradient",
