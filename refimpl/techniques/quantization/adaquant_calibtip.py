@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import sys
 
 import numpy as np
 
@@ -376,7 +377,7 @@ def demo(seed: int = 0, quick: bool = False, progress: bool = True) -> dict:
             metrics[f"acc_w{wb}a4_{key}"] = acc
             rows.append({"experiment": f"W{wb}A4", "method": label, "test_acc": acc, "avg_w_bits": float(wb)})
             if progress:
-                print(f"W{wb}A4 {label:26s} acc {acc:.4f}")
+                print(f"W{wb}A4 {label:26s} acc {acc:.4f}", file=sys.stderr)
     # (2) bit allocation: ΔL_l(b) with only layer l quantized (parallel AdaQuant, A8), sizes n_l·b
     X_loss, y_loss = xt[: len(xt) // 2], yt[: len(yt) // 2]  # a held-out half for measuring ΔL
     x_eval, y_eval = xt[len(xt) // 2 :], yt[len(yt) // 2 :]
@@ -411,7 +412,7 @@ def demo(seed: int = 0, quick: bool = False, progress: bool = True) -> dict:
             }
         )
         if progress:
-            print(f"{label:14s} acc {acc:.4f} CE {ce:.4f} avg bits {avg:.2f}")
+            print(f"{label:14s} acc {acc:.4f} CE {ce:.4f} avg bits {avg:.2f}", file=sys.stderr)
     metrics["alloc_avg_bits_ip"] = used / sum(n_par)
     holds = (
         metrics["acc_w2a4_adaquant_seq"] > metrics["acc_w2a4_minmax"]

@@ -49,6 +49,8 @@ Notebook: notebooks/quantization/is-vit-sulq.ipynb
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 from ...autograd import ops
@@ -374,7 +376,7 @@ def demo(seed: int = 0, quick: bool = False, progress: bool = True) -> dict:
         )
     if progress:
         for r in rows:
-            print(r)
+            print(r, file=sys.stderr)
     holds = (
         metrics["attn197_out_err_a3_sulq"]
         < metrics["attn197_out_err_a3_log2"]

@@ -40,6 +40,8 @@ Notebook: notebooks/quantization/layerwise-mixed-bits.ipynb
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 from ...autograd.tensor import Tensor, no_grad
@@ -241,7 +243,8 @@ def demo(seed: int = 0, quick: bool = False, progress: bool = True) -> dict:
         if progress:
             print(
                 f"{k} layers at 2 bit (avg {avg[-1]:.2f} bits): "
-                + ", ".join(f"{n} {a:.4f}" for n, a in accs.items())
+                + ", ".join(f"{n} {a:.4f}" for n, a in accs.items()),
+                file=sys.stderr,
             )
     for name, c in curves.items():
         key = name.split()[0].lower().replace("-", "_")

@@ -40,6 +40,8 @@ Notebook: notebooks/quantization/nupes.ipynb
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 from ...autograd import ops
@@ -259,7 +261,7 @@ def demo(seed: int = 0, quick: bool = False, progress: bool = True) -> dict:
             }
         )
         if progress:
-            print(f"{label:26s} acc {acc:.4f}  layer error {err:.4f}  mean a {a_desc:.2f}")
+            print(f"{label:26s} acc {acc:.4f}  layer error {err:.4f}  mean a {a_desc:.2f}", file=sys.stderr)
     holds = (
         all(metrics[f"a_{n}_w{b}"] < 1.0 and metrics[f"gain_{n}_w{b}"] > 1.0 for n in tensors for b in (3, 4))
         and metrics["mlp_err_nupes"] < metrics["mlp_err_uniform"]

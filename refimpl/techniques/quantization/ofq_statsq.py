@@ -76,6 +76,7 @@ Notebook: notebooks/quantization/ofq-statsq.ipynb
 from __future__ import annotations
 
 import math
+import sys
 
 import numpy as np
 
@@ -520,7 +521,8 @@ def demo(seed: int = 0, quick: bool = False, progress: bool = True) -> dict:
             if progress:
                 print(
                     f"W{bits} {method:11s} acc {r['acc']:.4f} osc/weight {r['osc_per_weight']:.4f} "
-                    f"(last quarter {r['late_osc_per_weight']:.4f})"
+                    f"(last quarter {r['late_osc_per_weight']:.4f})",
+                    file=sys.stderr,
                 )
     # QKR on a single attention layer: separate StatsQ on W_q, W_k vs StatsQ on W_qk = W_qᵀW_k
     qkr_rows, qkr_curves = [], {}
@@ -545,7 +547,8 @@ def demo(seed: int = 0, quick: bool = False, progress: bool = True) -> dict:
             if progress:
                 print(
                     f"attention W{bits} {'QKR' if reparam else 'separate'}: osc/code {r['osc_per_code']:.3f} "
-                    f"(second half {r['late_osc_per_code']:.3f}), mse {r['final_loss']:.4f}"
+                    f"(second half {r['late_osc_per_code']:.3f}), mse {r['final_loss']:.4f}",
+                    file=sys.stderr,
                 )
     b = 2
     holds = (

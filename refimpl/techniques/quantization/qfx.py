@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import sys
 from functools import cache
 
 import numpy as np
@@ -238,7 +239,7 @@ def demo(seed: int = 0, quick: bool = False, progress: bool = True) -> dict:
             }
         )
         if progress:
-            print(f"{label:32s} acc {r['acc']:.4f}  f: {r['fbit_init']} → {r['fbit']}")
+            print(f"{label:32s} acc {r['acc']:.4f}  f: {r['fbit_init']} → {r['fbit']}", file=sys.stderr)
     holds = (
         metrics["acc_qfx_w4"] >= metrics["acc_qat_fixed_w4"] - 0.005
         and metrics["acc_qfx_w4"] > metrics["acc_ptq_w4"]

@@ -40,6 +40,8 @@ Notebook: notebooks/quantization/rsq.ipynb
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 from ...autograd.tensor import Tensor, no_grad
@@ -280,7 +282,7 @@ def demo(seed: int = 0, quick: bool = False, progress: bool = True) -> dict:
             metrics[f"werr_w{bits}_{method.replace('+', '_')}"] = werr
             rows.append({"bits": bits, "method": method, "val_ppl": ppl, "importance_weighted_err": werr})
             if progress:
-                print(f"W{bits} {method:9s} ppl {ppl:.3f}  weighted layer error {werr:.4f}")
+                print(f"W{bits} {method:9s} ppl {ppl:.3f}  weighted layer error {werr:.4f}", file=sys.stderr)
     holds = (
         all(metrics[f"ppl_w{b}_gptq"] < metrics[f"ppl_w{b}_rtn"] for b in (3, 4))
         and metrics["ppl_w3_rsq"] <= metrics["ppl_w3_gptq"]

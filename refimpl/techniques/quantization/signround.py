@@ -55,6 +55,8 @@ Notebook: notebooks/quantization/signround.ipynb
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 from ...autograd import ops
@@ -300,7 +302,7 @@ def demo(seed: int = 0, quick: bool = False, progress: bool = True) -> dict:
             metrics[f"acc_w{bits}_{method}"] = acc
             metrics[f"err_w{bits}_{method}"] = err
             if progress:
-                print(f"W{bits} {method:9s} acc {acc:.4f}  layer error {err:.4f}")
+                print(f"W{bits} {method:9s} acc {acc:.4f}  layer error {err:.4f}", file=sys.stderr)
     holds = (
         all(metrics[f"err_w{b}_signround"] < metrics[f"err_w{b}_rtn"] for b in bit_list)
         and metrics["acc_w2_signround"] > metrics["acc_w2_rtn"]
