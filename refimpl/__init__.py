@@ -1,7 +1,7 @@
 """refimpl — reference implementations, in NumPy, of what deep-learning papers do to a network's weights.
 
 `import refimpl` is cheap: the autograd core is imported eagerly; `nn`, `optim`, `data`, `train`,
-`catalog`, `kernels` and `techniques` load on first attribute access.
+`catalog`, `kernels`, `func` and `techniques` load on first attribute access.
 """
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ from .autograd import (  # noqa: F401
     GradcheckError,
     Tensor,
     enable_grad,
+    grad,
     gradcheck,
+    gradgradcheck,
     is_grad_enabled,
     no_grad,
     straight_through,
@@ -24,7 +26,7 @@ from .random import manual_seed  # noqa: F401
 
 __version__ = "0.1.0"
 
-_LAZY = {"nn", "optim", "data", "train", "catalog", "kernels", "techniques", "plotting", "cli"}
+_LAZY = {"nn", "optim", "data", "train", "catalog", "kernels", "techniques", "plotting", "cli", "func"}
 
 
 def __getattr__(name):

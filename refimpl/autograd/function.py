@@ -10,6 +10,8 @@ A primitive is written like this (the whole contract)::
             return y
         def backward(ctx, g):
             return (g * ctx.y,)       # one gradient (or None) per positional input
+        def backward_graph(ctx, g, y, x):
+            return (g * y,)           # the same VJP in differentiable ops (higher-order gradients)
 
     def exp(x):
         return Exp.apply(x)
@@ -19,6 +21,13 @@ result into the graph.  `backward` may return gradients in the *broadcast* shape
 engine reduces them to each input's shape (`unbroadcast`), once, centrally.  Keyword arguments of
 `apply` are passed to `forward` unchanged and are never differentiated (axes, strides, masks...).
 `ctx.needs_input_grad[i]` says whether input `i` wants a gradient, so `backward` can skip work.
+
+`backward_graph(ctx, g, out, *inputs)` is the same VJP written with differentiable ops on Tensors: `g`
+is the upstream gradient, `out` the op's output and `inputs` its positional inputs, all Tensors
+(constants wrapped).  The engine calls it instead of `backward` when a graph of the gradient is asked
+for (`refimpl.grad(..., create_graph=True)`, `backward(create_graph=True)`), so gradients of gradients
+work to any order; the plain NumPy `backward` stays the fast first-order path.  An op without it
+raises a clear error when differentiated twice.
 """
 
 from __future__ import annotations
@@ -71,6 +80,12 @@ class Function:
     def backward(ctx, grad):  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def backward_graph(ctx, grad, out, *inputs):
+        raise NotImplementedError(
+            f"{type(ctx).__name__} has no differentiable backward (backward_graph), so gradients "
+            "through it cannot be differentiated again (create_graph=True)"
+        )
+
     @classmethod
     def apply(cls, *inputs, **kwargs) -> Tensor:
         # one pass over the inputs: unwrap Tensors, note which want a gradient
@@ -101,7 +116,11 @@ class Function:
         out.grad = None
         out.name = None
         if track:
-            ctx.parents = tuple(a if isinstance(a, Tensor) else None for a in inputs) if constants else inputs
+            if constants:
+                ctx.parents = tuple(a if isinstance(a, Tensor) else None for a in inputs)
+                ctx.constants = arrays  # the non-Tensor inputs as arrays, for backward_graph
+            else:
+                ctx.parents = inputs
             ctx.seq = _NEXT_SEQ()
             out.requires_grad = True
             out._ctx = ctx
@@ -122,6 +141,9 @@ class _FreedGraph(Function):
             "call backward(retain_graph=True) the first time if you need to go through it twice"
         )
 
+    def backward_graph(ctx, grad, out, *inputs):
+        ctx.backward(grad)
+
 
 FREED = _FreedGraph()
 
@@ -134,6 +156,11 @@ class _StraightThrough(Function):
         return np.asarray(value, dtype=x.dtype)
 
     def backward(ctx, g):
+        if ctx.pass_mask is None:
+            return (g,)
+        return (g * ctx.pass_mask,)
+
+    def backward_graph(ctx, g, out, x):
         if ctx.pass_mask is None:
             return (g,)
         return (g * ctx.pass_mask,)

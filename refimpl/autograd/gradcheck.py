@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .tensor import Tensor, no_grad
+from .tensor import Tensor, enable_grad, no_grad
 
-__all__ = ["gradcheck", "GradcheckError"]
+__all__ = ["gradcheck", "gradgradcheck", "GradcheckError"]
 
 
 class GradcheckError(AssertionError):
@@ -120,3 +120,75 @@ def gradcheck(
                     raise GradcheckError(msg)
                 return False
     return True
+
+
+def gradgradcheck(
+    fn,
+    *inputs,
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+    mode: str = "auto",
+    n_directions: int = 4,
+    seed: int = 0,
+    raise_exception: bool = True,
+) -> bool:
+    """Check second derivatives of `fn(*inputs)`: `gradcheck` of the first-order map
+    (inputs, v) ↦ ∂⟨fn(inputs), v⟩/∂inputs, computed with ``grad(..., create_graph=True)`` (so every op's
+    `backward_graph` is exercised) against central differences of that gradient, in float64.
+
+    `v` is a fixed random upstream gradient and is differentiated too (the first-order map is linear
+    in it).  Arguments as for `gradcheck`."""
+    from .higher_order import grad
+    from .ops import concatenate, mul, reshape
+
+    tensors = _prepare(inputs)
+    with no_grad():
+        out = fn(*tensors)
+    if not isinstance(out, Tensor):
+        raise TypeError(f"gradgradcheck: `fn` must return a Tensor, got {type(out).__name__}")
+    v = np.random.default_rng(seed + 1).standard_normal(out.shape)
+    diff = [i for i, t in enumerate(tensors) if isinstance(t, Tensor) and t.requires_grad]
+    if not diff:
+        raise ValueError("gradgradcheck: no floating-point input to differentiate")
+
+    def first_order(*args):  # (gradcheck evaluates it under no_grad too: it needs its graph anyway)
+        *xs, vt = args
+        with enable_grad():
+            y = fn(*xs)
+            wrt = [xs[i] for i in diff]
+            gs = grad(y, wrt, vt, create_graph=True, allow_unused=True)
+        parts = [reshape(mul(w, 0.0) if g is None else g, (-1,)) for g, w in zip(gs, wrt)]
+        return concatenate(parts) if len(parts) > 1 else parts[0]
+
+    # the differentiable VJP must equal the plain one (else both sides below would be consistently wrong)
+    xs = _prepare(inputs)
+    with enable_grad():
+        graph_vjp = first_order(*xs, Tensor(v)).data
+        y = fn(*xs)
+        plain = grad(y, [xs[i] for i in diff], v, allow_unused=True)
+    plain = np.concatenate(
+        [np.zeros(xs[i].data.size) if g is None else g.data.ravel() for i, g in zip(diff, plain)]
+    )
+    if not np.allclose(graph_vjp, plain, rtol=1e-10, atol=1e-12):
+        k = int(np.argmax(np.abs(graph_vjp - plain)))
+        msg = (
+            f"gradgradcheck: the differentiable VJP (backward_graph) differs from the plain one (backward): "
+            f"max abs difference {np.abs(graph_vjp - plain).max():.3e} at flat index {k}: "
+            f"{graph_vjp[k]:.10g} vs {plain[k]:.10g}"
+        )
+        if raise_exception:
+            raise GradcheckError(msg)
+        return False
+    return gradcheck(
+        first_order,
+        *inputs,
+        v,
+        eps=eps,
+        atol=atol,
+        rtol=rtol,
+        mode=mode,
+        n_directions=n_directions,
+        seed=seed,
+        raise_exception=raise_exception,
+    )

@@ -131,8 +131,15 @@ class Tensor:
         return float(self.item())
 
     # --- backward -------------------------------------------------------------------------
-    def backward(self, grad=None, retain_graph: bool = False) -> None:
-        """Accumulate d(self)/d(leaf) · grad into `.grad` of every leaf that requires a gradient."""
+    def backward(self, grad=None, retain_graph: bool | None = None, create_graph: bool = False) -> None:
+        """Accumulate d(self)/d(leaf) · grad into `.grad` of every leaf that requires a gradient.
+
+        `create_graph=True` makes each leaf's `.grad` a Tensor in a graph of its own (as in PyTorch), so
+        it can be differentiated again; `retain_graph` then defaults to True.  Otherwise `.grad` is an
+        ndarray and the graph is freed unless `retain_graph=True`."""
+        if create_graph:
+            return self._backward_graph(grad, True if retain_graph is None else retain_graph)
+        retain_graph = bool(retain_graph)
         if not self.requires_grad:
             raise RuntimeError(
                 "backward() on a tensor that does not require grad: no input of the computation "
@@ -150,6 +157,24 @@ class Tensor:
             if grad.shape != self.data.shape:
                 raise ValueError(f"backward(): `grad` must have shape {self.data.shape}, got {grad.shape}")
         _run_backward(self, grad, retain_graph)
+
+    def _backward_graph(self, grad, retain_graph: bool) -> None:
+        from . import ops
+        from .higher_order import grad as grad_of
+        from .higher_order import leaves_of
+
+        leaves = leaves_of([self])
+        if not self.requires_grad or not leaves:
+            raise RuntimeError("backward() on a tensor that does not require grad")
+        found = grad_of(self, leaves, grad, retain_graph=retain_graph, create_graph=True, allow_unused=True)
+        for leaf, g in zip(leaves, found):
+            if g is None:
+                continue
+            if leaf.grad is None:
+                leaf.grad = g
+            else:
+                prev = leaf.grad if isinstance(leaf.grad, Tensor) else Tensor(leaf.grad)
+                leaf.grad = ops.add(prev, g)
 
     # --- operators (the ops live in refimpl.autograd.ops) ------------------------------------
     def __add__(self, other):

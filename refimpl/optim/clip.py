@@ -35,8 +35,8 @@ def _grads(parameters, name="parameters") -> list[np.ndarray]:
     for i, p in enumerate(parameters):
         if not isinstance(p, Tensor):
             raise TypeError(f"{name}[{i}] must be a Parameter (a refimpl Tensor), got {type(p).__name__}")
-        if p.grad is not None:
-            grads.append(p.grad)
+        if p.grad is not None:  # (a Tensor after backward(create_graph=True): its array)
+            grads.append(p.grad if isinstance(p.grad, np.ndarray) else p.grad.data)
     return grads
 
 

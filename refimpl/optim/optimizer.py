@@ -170,8 +170,10 @@ class Optimizer:
             for p in group["params"]:
                 if set_to_none:
                     p.grad = None
-                elif p.grad is not None:
+                elif type(p.grad) is np.ndarray:
                     p.grad.fill(0)
+                elif p.grad is not None:  # a Tensor left by backward(create_graph=True)
+                    p.grad = np.zeros_like(p.data)
 
     # --- the step ------------------------------------------------------------------------------
     def step(self, closure=None):
@@ -200,6 +202,8 @@ class Optimizer:
             g = p.grad
             if g is None:
                 continue
+            if type(g) is not np.ndarray:  # a Tensor left by backward(create_graph=True)
+                g = g.data
             x = p.data
             if g.shape != x.shape:
                 raise ValueError(f"a parameter of shape {x.shape} has a gradient of shape {g.shape}")

@@ -126,7 +126,9 @@ def test_quick_run_is_a_deterministic_smoke_result(slug, quick_result):
 def test_every_reference_case_names_its_function_and_more_than_a_seed(slug):
     """A stranger reading the exported vectors must know what is exercised and with which arguments."""
     for case in ENTRIES[slug].reference_cases():
-        assert case.function.startswith("refimpl."), f"{case.name}: name the function exercised (function=...)"
+        assert case.function.startswith("refimpl."), (
+            f"{case.name}: name the function exercised (function=...)"
+        )
         module, _, name = case.function.rpartition(".")
         assert callable(getattr(importlib.import_module(module), name, None)), f"{case.name}: {case.function}"
         assert set(case.inputs) - {"seed", "rng"}, f"{case.name}: a case whose only input is a seed"

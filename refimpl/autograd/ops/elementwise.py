@@ -26,6 +26,9 @@ class Add(Function):
     def backward(ctx, g):
         return g, g
 
+    def backward_graph(ctx, g, z, x, y):
+        return g, g
+
 
 class Sub(Function):
     """z = x − y;  x̄ = z̄, ȳ = −z̄"""
@@ -35,6 +38,9 @@ class Sub(Function):
 
     def backward(ctx, g):
         return g, (-g if ctx.needs_input_grad[1] else None)
+
+    def backward_graph(ctx, g, z, x, y):
+        return g, (neg(g) if ctx.needs_input_grad[1] else None)
 
 
 class Mul(Function):
@@ -47,6 +53,10 @@ class Mul(Function):
     def backward(ctx, g):
         nx, ny = ctx.needs_input_grad
         return (g * ctx.y if nx else None), (g * ctx.x if ny else None)
+
+    def backward_graph(ctx, g, z, x, y):
+        nx, ny = ctx.needs_input_grad
+        return (mul(g, y) if nx else None), (mul(g, x) if ny else None)
 
 
 class Div(Function):
@@ -61,6 +71,11 @@ class Div(Function):
         nx, ny = ctx.needs_input_grad
         gx = g / ctx.y
         return (gx if nx else None), (-gx * ctx.z if ny else None)
+
+    def backward_graph(ctx, g, z, x, y):
+        nx, ny = ctx.needs_input_grad
+        gx = div(g, y)
+        return (gx if nx else None), (neg(mul(gx, z)) if ny else None)
 
 
 class Pow(Function):
@@ -86,6 +101,18 @@ class Pow(Function):
             gy = g * ctx.z * logx
         return gx, gy
 
+    def backward_graph(ctx, g, z, x, y):
+        nx, ny = ctx.needs_input_grad
+        gx = gy = None
+        if nx:  # y x^(y−1), 0 where y = 0; x is replaced by 1 there so no inf enters the graph
+            nonzero = np.broadcast_to(y.data != 0, z.shape)
+            one = np.ones((), x.dtype)
+            gx = where(nonzero, mul(g, mul(y, pow(where(nonzero, x, one), sub(y, 1)))), np.zeros((), g.dtype))
+        if ny:  # z log x where x > 0, else 0
+            pos = x.data > 0
+            gy = mul(mul(g, z), mul(log(where(pos, x, np.ones((), x.dtype))), pos.astype(g.dtype)))
+        return gx, gy
+
 
 class Neg(Function):
     """y = −x;  x̄ = −ȳ"""
@@ -95,6 +122,9 @@ class Neg(Function):
 
     def backward(ctx, g):
         return (-g,)
+
+    def backward_graph(ctx, g, y, x):
+        return (neg(g),)
 
 
 class Exp(Function):
@@ -107,6 +137,9 @@ class Exp(Function):
     def backward(ctx, g):
         return (g * ctx.y,)
 
+    def backward_graph(ctx, g, y, x):
+        return (mul(g, y),)
+
 
 class Log(Function):
     """y = log x;  x̄ = ȳ / x"""
@@ -117,6 +150,9 @@ class Log(Function):
 
     def backward(ctx, g):
         return (g / ctx.x,)
+
+    def backward_graph(ctx, g, y, x):
+        return (div(g, x),)
 
 
 class Sqrt(Function):
@@ -129,6 +165,9 @@ class Sqrt(Function):
     def backward(ctx, g):
         return (g / (2 * ctx.y),)
 
+    def backward_graph(ctx, g, y, x):
+        return (div(g, mul(y, 2)),)
+
 
 class Abs(Function):
     """y = |x|;  x̄ = ȳ ⊙ sign(x)  (0 at x = 0)"""
@@ -140,6 +179,9 @@ class Abs(Function):
     def backward(ctx, g):
         return (g * np.sign(ctx.x),)
 
+    def backward_graph(ctx, g, y, x):  # piecewise linear: the second derivative is 0
+        return (mul(g, np.sign(x.data).astype(g.dtype)),)
+
 
 class Sign(Function):
     """y = sign(x);  x̄ = 0 (piecewise constant)"""
@@ -149,6 +191,9 @@ class Sign(Function):
 
     def backward(ctx, g):
         return (np.zeros_like(g),)
+
+    def backward_graph(ctx, g, y, x):
+        return (mul(g, np.zeros((), g.dtype)),)
 
 
 class Tanh(Function):
@@ -160,6 +205,9 @@ class Tanh(Function):
 
     def backward(ctx, g):
         return (g * (1 - ctx.y * ctx.y),)
+
+    def backward_graph(ctx, g, y, x):
+        return (mul(g, sub(1, mul(y, y))),)
 
 
 def _sigmoid(x):
@@ -179,6 +227,9 @@ class Sigmoid(Function):
         y = ctx.y
         return (g * y * (1 - y),)
 
+    def backward_graph(ctx, g, y, x):
+        return (mul(g, mul(y, sub(1, y))),)
+
 
 class ReLU(Function):
     """y = max(x, 0);  x̄ = ȳ ⊙ [x > 0]"""
@@ -191,6 +242,9 @@ class ReLU(Function):
     def backward(ctx, g):
         return (g * (ctx.y > 0),)
 
+    def backward_graph(ctx, g, y, x):  # piecewise linear: the second derivative is 0
+        return (mul(g, (y.data > 0).astype(g.dtype)),)
+
 
 class LeakyReLU(Function):
     """y = x if x > 0 else a·x;  x̄ = ȳ ⊙ (1 if x > 0 else a)"""
@@ -201,6 +255,26 @@ class LeakyReLU(Function):
 
     def backward(ctx, g):
         return (np.where(ctx.x > 0, g, g * ctx.a),)
+
+    def backward_graph(ctx, g, y, x):
+        return (mul(g, np.where(x.data > 0, 1, ctx.a).astype(g.dtype)),)
+
+
+class NormalCDF(Function):
+    """y = Φ(x) = (1 + erf(x/√2))/2, the normal CDF;  x̄ = ȳ ⊙ φ(x), φ(x) = e^{−x²/2}/√(2π)
+    (GELU's derivative contains Φ, so its differentiable backward needs Φ as an op)"""
+
+    def forward(ctx, x):
+        from scipy.special import erf
+
+        ctx.x = x
+        return (0.5 * (1 + erf(x / math.sqrt(2)))).astype(x.dtype, copy=False)
+
+    def backward(ctx, g):
+        return (g * np.exp(-0.5 * ctx.x * ctx.x) / math.sqrt(2 * math.pi),)
+
+    def backward_graph(ctx, g, y, x):
+        return (mul(g, mul(exp(mul(mul(x, x), -0.5)), 1 / math.sqrt(2 * math.pi))),)
 
 
 class GELU(Function):
@@ -218,6 +292,10 @@ class GELU(Function):
         pdf = np.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
         return (g * (ctx.cdf + x * pdf),)
 
+    def backward_graph(ctx, g, y, x):  # Φ(x) + x φ(x), φ(x) = e^{−x²/2}/√(2π)
+        pdf = mul(exp(mul(mul(x, x), -0.5)), 1 / math.sqrt(2 * math.pi))
+        return (mul(g, add(NormalCDF.apply(x), mul(x, pdf))),)
+
 
 class SiLU(Function):
     """y = x σ(x);  x̄ = ȳ ⊙ σ(x)(1 + x(1 − σ(x)))"""
@@ -231,6 +309,10 @@ class SiLU(Function):
         s, x = ctx.s, ctx.x
         return (g * s * (1 + x * (1 - s)),)
 
+    def backward_graph(ctx, g, y, x):
+        s = sigmoid(x)
+        return (mul(g, mul(s, add(1, mul(x, sub(1, s))))),)
+
 
 class Softplus(Function):
     """y = log(1 + eˣ) (computed stably, exact for every x: PyTorch returns x itself above 20);  x̄ = ȳ ⊙ σ(x)"""
@@ -242,6 +324,9 @@ class Softplus(Function):
     def backward(ctx, g):
         return (g * _sigmoid(ctx.x),)
 
+    def backward_graph(ctx, g, y, x):
+        return (mul(g, sigmoid(x)),)
+
 
 class Maximum(Function):
     """z = max(x, y);  the gradient goes to the larger input, split evenly on ties (as PyTorch)"""
@@ -250,10 +335,17 @@ class Maximum(Function):
         ctx.x, ctx.y = x, y
         return np.maximum(x, y)
 
+    @staticmethod
+    def share(x, y, dtype):
+        return np.where(x > y, 1.0, np.where(x == y, 0.5, 0.0)).astype(dtype)
+
     def backward(ctx, g):
-        x, y = ctx.x, ctx.y
-        share = np.where(x > y, 1.0, np.where(x == y, 0.5, 0.0)).astype(g.dtype)
+        share = ctx.share(ctx.x, ctx.y, g.dtype)
         return g * share, g * (1 - share)
+
+    def backward_graph(ctx, g, z, x, y):  # the split is piecewise constant: second derivative 0
+        share = ctx.share(x.data, y.data, g.dtype)
+        return mul(g, share), mul(g, 1 - share)
 
 
 class Minimum(Function):
@@ -263,10 +355,17 @@ class Minimum(Function):
         ctx.x, ctx.y = x, y
         return np.minimum(x, y)
 
+    @staticmethod
+    def share(x, y, dtype):
+        return np.where(x < y, 1.0, np.where(x == y, 0.5, 0.0)).astype(dtype)
+
     def backward(ctx, g):
-        x, y = ctx.x, ctx.y
-        share = np.where(x < y, 1.0, np.where(x == y, 0.5, 0.0)).astype(g.dtype)
+        share = ctx.share(ctx.x, ctx.y, g.dtype)
         return g * share, g * (1 - share)
+
+    def backward_graph(ctx, g, z, x, y):  # the split is piecewise constant: second derivative 0
+        share = ctx.share(x.data, y.data, g.dtype)
+        return mul(g, share), mul(g, 1 - share)
 
 
 class Where(Function):
@@ -281,6 +380,11 @@ class Where(Function):
         nx, ny = ctx.needs_input_grad
         return (np.where(ctx.cond, g, zero) if nx else None), (np.where(ctx.cond, zero, g) if ny else None)
 
+    def backward_graph(ctx, g, z, x, y):
+        zero = np.zeros((), dtype=g.dtype)
+        nx, ny = ctx.needs_input_grad
+        return (where(ctx.cond, g, zero) if nx else None), (where(ctx.cond, zero, g) if ny else None)
+
 
 class Clip(Function):
     """y = min(max(x, lo), hi);  x̄ = ȳ ⊙ [lo ≤ x ≤ hi]"""
@@ -289,14 +393,19 @@ class Clip(Function):
         ctx.x, ctx.lo, ctx.hi = x, lo, hi
         return np.clip(x, lo, hi)
 
-    def backward(ctx, g):
-        x = ctx.x
+    def inside(ctx, x):
         inside = np.ones(x.shape, dtype=bool)
         if ctx.lo is not None:
             inside &= x >= ctx.lo
         if ctx.hi is not None:
             inside &= x <= ctx.hi
-        return (g * inside,)
+        return inside
+
+    def backward(ctx, g):
+        return (g * ctx.inside(ctx.x),)
+
+    def backward_graph(ctx, g, y, x):
+        return (mul(g, ctx.inside(x.data).astype(g.dtype)),)
 
 
 class Cast(Function):
@@ -308,6 +417,9 @@ class Cast(Function):
 
     def backward(ctx, g):
         return (g.astype(ctx.src),)
+
+    def backward_graph(ctx, g, y, x):
+        return (cast(g, ctx.src),)
 
 
 # --- functional forms -----------------------------------------------------------------------

@@ -41,6 +41,31 @@ class MatMul(Function):
                 gy = gy.reshape(-1, y.shape[0]).sum(0) if gy.ndim > 2 else gy[:, 0]
         return gx, gy
 
+    def backward_graph(ctx, g, z, x, y):
+        from .elementwise import mul
+        from .shape import reshape, transpose, unsqueeze
+
+        nx, ny = ctx.needs_input_grad
+        if x.ndim == 1 and y.ndim == 1:
+            return (mul(g, y) if nx else None), (mul(g, x) if ny else None)
+        x2 = unsqueeze(x, 0) if x.ndim == 1 else x
+        y2 = unsqueeze(y, 1) if y.ndim == 1 else y
+        g2 = g
+        if x.ndim == 1:
+            g2 = unsqueeze(g2, -2 if g2.ndim else 0)
+        if y.ndim == 1:
+            g2 = unsqueeze(g2, -1)
+        gx = gy = None
+        if nx:
+            gx = matmul(g2, transpose(y2, -1, -2))
+            if x.ndim == 1:
+                gx = reshape(gx, (-1, x.shape[0])).sum(0) if gx.ndim > 2 else reshape(gx, x.shape)
+        if ny:
+            gy = matmul(transpose(x2, -1, -2), g2)
+            if y.ndim == 1:
+                gy = reshape(gy, (-1, y.shape[0])).sum(0) if gy.ndim > 2 else reshape(gy, y.shape)
+        return gx, gy
+
 
 class Linear(Function):
     """y = x Wᵀ + b  (x: (..., in), W: (out, in), b: (out,));
@@ -65,6 +90,20 @@ class Linear(Function):
             g, x = g.reshape(-1, g.shape[-1]), x.reshape(-1, x.shape[-1])
         if needs[1]:
             gw = g.T @ x
+        if len(needs) > 2 and needs[2]:
+            gb = g.sum(0)
+        return gx, gw, gb
+
+    def backward_graph(ctx, g, y, x, w, b=None):
+        from .shape import reshape, transpose
+
+        needs = ctx.needs_input_grad
+        gx = matmul(g, w) if needs[0] else None
+        gw = gb = None
+        if x.ndim != 2:
+            g, x = reshape(g, (-1, g.shape[-1])), reshape(x, (-1, x.shape[-1]))
+        if needs[1]:
+            gw = matmul(transpose(g, 0, 1), x)
         if len(needs) > 2 and needs[2]:
             gb = g.sum(0)
         return gx, gw, gb

@@ -8,7 +8,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..function import Function
-from .elementwise import _sigmoid
+from .elementwise import _sigmoid, add, exp, mul, neg, pow, sigmoid, sub
+from .shape import reshape
 
 
 def _shifted_exp(z, axis):
@@ -36,6 +37,9 @@ class Softmax(Function):
         y = ctx.y
         return (y * (g - np.sum(g * y, axis=ctx.axis, keepdims=True)),)
 
+    def backward_graph(ctx, g, y, z):
+        return (mul(y, sub(g, mul(g, y).sum(ctx.axis, True))),)
+
 
 class LogSoftmax(Function):
     """y = z − logsumexp(z) along `axis`;  z̄ = ȳ − softmax(z) Σ ȳ"""
@@ -47,6 +51,9 @@ class LogSoftmax(Function):
 
     def backward(ctx, g):
         return (g - np.exp(ctx.y) * np.sum(g, axis=ctx.axis, keepdims=True),)
+
+    def backward_graph(ctx, g, y, z):
+        return (sub(g, mul(exp(y), g.sum(ctx.axis, True))),)
 
 
 class CrossEntropy(Function):
@@ -69,7 +76,7 @@ class CrossEntropy(Function):
         if learned:  # the class weight as a differentiated input (probability targets only)
             weight = learned[0]
         n, c = z.shape
-        ctx.reduction = reduction
+        ctx.reduction, ctx.eps, ctx.weight = reduction, label_smoothing, None if learned else weight
         shifted, e, s = _shifted_exp(z, 1)
         if plain:
             rows = np.arange(n)
@@ -130,6 +137,34 @@ class CrossEntropy(Function):
             return dz, gt
         return dz, gt, ((ctx.dw * g).sum(axis=0) if needs[2] else None)
 
+    def backward_graph(ctx, g, loss, z, target, *learned):
+        if ctx.reduction == "none":
+            g = reshape(g, (-1, 1))
+        elif ctx.reduction == "mean":
+            if not ctx.denom:
+                return mul(z, np.zeros((), z.dtype)), None, *(None for _ in learned)
+            g = mul(g, 1 / ctx.denom)
+        p = Softmax.apply(z, axis=(1,))
+        if ctx.coef is None or target.dtype.kind != "f":  # class indices: coef is a constant
+            coef = ctx.coef
+            if coef is None:
+                coef = np.zeros(z.shape, dtype=z.dtype)
+                coef[ctx.rows, ctx.target] = 1
+            return mul(sub(mul(p, coef.sum(axis=1, keepdims=True)), coef), g), None, *(None for _ in learned)
+        w = learned[0] if learned else ctx.weight
+        eps, c = ctx.eps, z.shape[1]
+        t = target if eps == 0 else add(mul(target, 1 - eps), eps / c)
+        coef = t if w is None else mul(t, w)
+        dz = mul(sub(mul(p, coef.sum(1, True)), coef), g)
+        needs = ctx.needs_input_grad
+        logp = LogSoftmax.apply(z, axis=(1,))
+        gt = None
+        if needs[1]:
+            gt = mul(mul(logp if w is None else mul(logp, w), -(1 - eps)), g)
+        if not learned:
+            return dz, gt
+        return dz, gt, (neg(mul(mul(t, logp), g)).sum(0) if needs[2] else None)
+
 
 class BCEWithLogits(Function):
     """ℓ = w [ max(z,0) − z·y + log(1 + e^{−|z|}) ]  (stable);  z̄ = ḡ w (σ(z) − y),  ȳ = −ḡ w z
@@ -158,6 +193,19 @@ class BCEWithLogits(Function):
             gy = gy * ctx.weight
         return gz, gy
 
+    def backward_graph(ctx, g, loss, z, y):
+        if ctx.reduction == "mean":
+            g = mul(g, 1 / ctx.n)
+        d = sub(sigmoid(z), y)
+        if ctx.weight is not None:
+            d = mul(d, ctx.weight)
+        gy = None
+        if ctx.needs_input_grad[1]:
+            gy = neg(mul(z, g))
+            if ctx.weight is not None:
+                gy = mul(gy, ctx.weight)
+        return mul(d, g), gy
+
 
 class Normalize(Function):
     """x̂ = (x − μ)/√(σ² + ε), μ and σ² (biased) over `axes`;
@@ -173,7 +221,7 @@ class Normalize(Function):
         var = np.mean(centred * centred, axis=axes, keepdims=True)
         rstd = 1.0 / np.sqrt(var + eps)
         xhat = centred * rstd
-        ctx.xhat, ctx.rstd, ctx.axes, ctx.mean, ctx.var = xhat, rstd, axes, mean, var
+        ctx.xhat, ctx.rstd, ctx.axes, ctx.mean, ctx.var, ctx.eps = xhat, rstd, axes, mean, var, eps
         return xhat
 
     def backward(ctx, g):
@@ -181,3 +229,9 @@ class Normalize(Function):
         gm = np.mean(g, axis=axes, keepdims=True)
         gxm = np.mean(g * xhat, axis=axes, keepdims=True)
         return (ctx.rstd * (g - gm - xhat * gxm),)
+
+    def backward_graph(ctx, g, xhat, x):
+        axes = ctx.axes
+        centred = sub(x, x.mean(axes, True))
+        rstd = pow(add(mul(centred, centred).mean(axes, True), ctx.eps), -0.5)
+        return (mul(rstd, sub(sub(g, g.mean(axes, True)), mul(xhat, mul(g, xhat).mean(axes, True)))),)

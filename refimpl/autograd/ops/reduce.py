@@ -44,6 +44,15 @@ def _expand(g, axes, keepdims):
     return np.expand_dims(g, axes)
 
 
+def _expand_graph(g, axes, keepdims):
+    """`_expand` for a Tensor gradient (differentiable)."""
+    from .shape import reshape
+
+    if keepdims or not axes:
+        return g
+    return reshape(g, np.expand_dims(g.data, axes).shape)
+
+
 def _count(shape, axes):
     n = 1
     for a in axes:
@@ -61,6 +70,11 @@ class Sum(Function):
     def backward(ctx, g):
         return (np.broadcast_to(_expand(g, ctx.axes, ctx.keepdims), ctx.shape),)
 
+    def backward_graph(ctx, g, y, x):
+        from .shape import broadcast_to
+
+        return (broadcast_to(_expand_graph(g, ctx.axes, ctx.keepdims), ctx.shape),)
+
 
 class Mean(Function):
     """y = (1/n) Σ_axis x;  x̄ = broadcast(ȳ)/n"""
@@ -72,6 +86,13 @@ class Mean(Function):
     def backward(ctx, g):
         n = _count(ctx.shape, ctx.axes)
         return (np.broadcast_to(_expand(g, ctx.axes, ctx.keepdims) / n, ctx.shape),)
+
+    def backward_graph(ctx, g, y, x):
+        from .elementwise import mul
+        from .shape import broadcast_to
+
+        n = _count(ctx.shape, ctx.axes)
+        return (broadcast_to(mul(_expand_graph(g, ctx.axes, ctx.keepdims), 1 / n), ctx.shape),)
 
 
 class Var(Function):
@@ -91,6 +112,12 @@ class Var(Function):
     def backward(ctx, g):
         return (_expand(g, ctx.axes, ctx.keepdims) * (2 / ctx.denom) * ctx.centred,)
 
+    def backward_graph(ctx, g, y, x):
+        from .elementwise import mul, sub
+
+        centred = sub(x, mean(x, ctx.axes, True))
+        return (mul(mul(_expand_graph(g, ctx.axes, ctx.keepdims), 2 / ctx.denom), centred),)
+
 
 class _Extremum(Function):
     """y = max (or min) over axis;  x̄ = ȳ split evenly among the positions that attain it
@@ -106,10 +133,17 @@ class _Extremum(Function):
         ctx.x, ctx.y, ctx.axes, ctx.keepdims = x, y, axes, keepdims
         return y if keepdims else np.squeeze(y, axis=axes)
 
-    def backward(ctx, g):
+    def share(ctx, dtype):
         hit = ctx.x == ctx.y
-        share = hit / np.sum(hit, axis=ctx.axes, keepdims=True)
-        return (_expand(g, ctx.axes, ctx.keepdims) * share.astype(g.dtype, copy=False),)
+        return (hit / np.sum(hit, axis=ctx.axes, keepdims=True)).astype(dtype, copy=False)
+
+    def backward(ctx, g):
+        return (_expand(g, ctx.axes, ctx.keepdims) * ctx.share(g.dtype),)
+
+    def backward_graph(ctx, g, y, x):  # the split among the maxima is piecewise constant
+        from .elementwise import mul
+
+        return (mul(_expand_graph(g, ctx.axes, ctx.keepdims), ctx.share(g.dtype)),)
 
 
 class Max(_Extremum):
@@ -135,6 +169,12 @@ class LogSumExp(Function):
 
     def backward(ctx, g):
         return (_expand(g, ctx.axes, ctx.keepdims) * ctx.p,)
+
+    def backward_graph(ctx, g, y, x):  # softmax(x) = exp(x − y)
+        from .elementwise import exp, mul, sub
+
+        p = exp(sub(x, _expand_graph(y, ctx.axes, ctx.keepdims)))
+        return (mul(_expand_graph(g, ctx.axes, ctx.keepdims), p),)
 
 
 def sum(x, axis=None, keepdims=False):

@@ -21,6 +21,9 @@ class Reshape(Function):
     def backward(ctx, g):
         return (g.reshape(ctx.shape),)
 
+    def backward_graph(ctx, g, y, x):
+        return (reshape(g, ctx.shape),)
+
 
 class Permute(Function):
     """y = transpose(x, p);  x̄ = transpose(ȳ, p⁻¹)"""
@@ -31,6 +34,9 @@ class Permute(Function):
 
     def backward(ctx, g):
         return (g.transpose(ctx.inverse),)
+
+    def backward_graph(ctx, g, y, x):
+        return (Permute.apply(g, dims=ctx.inverse),)
 
 
 class BroadcastTo(Function):
@@ -43,6 +49,9 @@ class BroadcastTo(Function):
             raise ValueError(f"expand: cannot broadcast a tensor of shape {x.shape} to {shape}") from None
 
     def backward(ctx, g):
+        return (g,)
+
+    def backward_graph(ctx, g, y, x):
         return (g,)
 
 
@@ -58,12 +67,34 @@ class GetItem(Function):
         return x[index]
 
     def backward(ctx, g):
-        gx = np.zeros(ctx.shape, dtype=g.dtype)
-        if _is_basic(ctx.index):
-            gx[ctx.index] = g  # basic indexing never repeats an element
-        else:
-            np.add.at(gx, ctx.index, g)  # advanced indexing may: accumulate
-        return (gx,)
+        return (_scatter(g, ctx.shape, ctx.index),)
+
+    def backward_graph(ctx, g, y, x):
+        return (IndexAdd.apply(g, shape=ctx.shape, index=ctx.index),)
+
+
+def _scatter(g, shape, index):
+    """zeros(shape), then [index] += g."""
+    gx = np.zeros(shape, dtype=g.dtype)
+    if _is_basic(index):
+        gx[index] = g  # basic indexing never repeats an element
+    else:
+        np.add.at(gx, index, g)  # advanced indexing may: accumulate
+    return gx
+
+
+class IndexAdd(Function):
+    """y = zeros(shape) with y[index] += x (GetItem's VJP as an op);  x̄ = ȳ[index]"""
+
+    def forward(ctx, x, *, shape, index):
+        ctx.index = index
+        return _scatter(x, shape, index)
+
+    def backward(ctx, g):
+        return (g[ctx.index],)
+
+    def backward_graph(ctx, g, y, x):
+        return (GetItem.apply(g, index=ctx.index),)
 
 
 def _is_basic(index) -> bool:
@@ -82,6 +113,11 @@ class Concatenate(Function):
     def backward(ctx, g):
         return tuple(np.split(g, ctx.splits, axis=ctx.axis))
 
+    def backward_graph(ctx, g, y, *xs):
+        bounds = [0, *ctx.splits, g.shape[ctx.axis]]
+        lead = (slice(None),) * (ctx.axis % g.ndim)
+        return tuple(GetItem.apply(g, index=(*lead, slice(a, b))) for a, b in zip(bounds[:-1], bounds[1:]))
+
 
 class Stack(Function):
     """y = stack(x₁, …, xₖ; axis);  x̄ᵢ = ȳ taken at position i along axis"""
@@ -93,6 +129,10 @@ class Stack(Function):
     def backward(ctx, g):
         return tuple(np.moveaxis(g, ctx.axis, 0))
 
+    def backward_graph(ctx, g, y, *xs):
+        lead = (slice(None),) * (ctx.axis % g.ndim)
+        return tuple(GetItem.apply(g, index=(*lead, i)) for i in range(len(xs)))
+
 
 class Pad(Function):
     """y = pad(x, widths, constant);  x̄ = the un-padded centre of ȳ"""
@@ -103,6 +143,9 @@ class Pad(Function):
 
     def backward(ctx, g):
         return (g[ctx.centre],)
+
+    def backward_graph(ctx, g, y, x):
+        return (GetItem.apply(g, index=ctx.centre),)
 
 
 # --- functional forms -----------------------------------------------------------------------

@@ -15,20 +15,17 @@ the model (the original model and its gradients are left untouched):
   .. math:: S_{adv}(\rho) = \max_{\|\epsilon\|_2\le\rho} L(w+\epsilon) - L(w)
 
   (a lower bound of the true max: we keep the best point seen);
-* **top Hessian eigenvalue** — power iteration on Hessian-vector products that are *central finite
-  differences of gradients* (the engine is first order, see CONVENTIONS.md):
+* **top Hessian eigenvalue** — power iteration on exact Hessian–vector products (Pearlmutter's trick:
+  reverse over reverse, ``refimpl.grad(..., create_graph=True)``):
 
-  .. math:: H v \approx \frac{\nabla L(w + h v) - \nabla L(w - h v)}{2h},\qquad
+  .. math:: H v = \nabla_w \langle \nabla_w L(w), v\rangle,\qquad
             v_{k+1} = \frac{H v_k}{\|H v_k\|},\qquad \lambda_{max} \approx v_k^\top H v_k
 
-  The truncation error of the difference is O(h²·‖∇³L‖) and the round-off O(10⁻¹⁶‖∇L‖/h), so the
-  default h = 1e-6 (float64) is accurate to ~1e-10.  A small h matters for ReLU networks: a difference
-  whose ±h step crosses a kink of some unit spikes by (jump)/(2h); with h = 1e-4 that happened on the
-  digits MLP and gave a wrong eigenvalue, and once even with h = 1e-6 (on a SAF-trained model, an
-  eigenvalue several times too large).  `hessian_vector_product` therefore checks each difference
-  against one with h/2 and halves h until two successive differences agree (see its docstring).  Power iteration finds the
-  eigenvalue of largest *modulus*; if that one is negative (away from a minimum), a second power
-  iteration on H − λ₁I finds the top eigenvalue λ_max = λ₁ + μ (the shift trick).
+  For a ReLU network this is the Hessian of the piecewise-smooth loss with the activation pattern held
+  fixed (relu'' = 0, as PyTorch's double backward): no kink is ever crossed, which the finite differences
+  of gradients used before had to guard against.  Power iteration finds the eigenvalue of largest
+  *modulus*; if that one is negative (away from a minimum), a second power iteration on H − λ₁I finds the
+  top eigenvalue λ_max = λ₁ + μ (the shift trick).
 
 All perturbations are global: the parameter list is flattened into one vector w, so ‖·‖ is the norm
 over every weight of the model (as in SAM).  Helpers `param_list`, `get_flat`, `set_flat`,
@@ -126,7 +123,7 @@ def _float64_problem(model, x):
 
 
 def _float64_copy(model):
-    """A deep copy of the model in float64 (curvature by finite differences needs the precision)."""
+    """A deep copy of the model in float64 (sharpness is a small difference of losses: it needs the precision)."""
     m = copy.deepcopy(model)
     m.double()
     return m
@@ -137,48 +134,31 @@ def _flat_grad(model, loss_fn, x, y) -> np.ndarray:
     return np.concatenate([g.ravel() for g in grads]).astype(np.float64)
 
 
-def _central_difference(model, loss_fn, x, y, params, w0, u, h):
-    try:
-        set_flat(params, w0 + h * u)
-        g_plus = _flat_grad(model, loss_fn, x, y)
-        set_flat(params, w0 - h * u)
-        g_minus = _flat_grad(model, loss_fn, x, y)
-    finally:
-        set_flat(params, w0)
-    return (g_plus - g_minus) / (2 * h)
+def hessian_vector_product(model, loss_fn, x, y, v) -> np.ndarray:
+    """H v, exactly: the gradient of ⟨∇L(w), v⟩ (Pearlmutter, 1994), with ``v`` a flat vector over
+    every trainable parameter.  The parameters and their ``.grad`` are left untouched."""
+    from ....autograd import grad, ops
 
-
-def hessian_vector_product(
-    model, loss_fn, x, y, v, h: float = 1e-6, rtol: float = 1e-4, max_halvings: int = 12
-) -> np.ndarray:
-    r"""H v ≈ (∇L(w + h v̂) − ∇L(w − h v̂)) / (2h) · ‖v‖ with v̂ = v/‖v‖ (central difference along the
-    unit direction, so the step in weight space is h).  ``v`` is a flat vector; weights are restored.
-
-    Kink guard (ReLU networks): the difference is also taken with h/2; if the two disagree by more
-    than ``rtol`` (relative), a kink of some unit lies within h of w along v̂, and h is halved until two
-    successive differences agree (a kink at distance δ is crossed by every step larger than δ, so the
-    smaller steps eventually avoid it).  On a smooth loss the first pair agrees to O(h²)."""
     params = param_list(model)
-    w0 = get_flat(params)
     v = np.asarray(v, dtype=np.float64)
-    if v.shape != w0.shape:
-        raise ValueError(f"v must be a flat vector of shape {w0.shape}, got {v.shape}")
-    if not h > 0:
-        raise ValueError(f"h must be > 0, got {h}")
-    nv = np.linalg.norm(v)
-    if nv == 0:
-        return np.zeros_like(w0)
-    u = v / nv
-    hv = _central_difference(model, loss_fn, x, y, params, w0, u, h)
-    for _ in range(max_halvings):
-        h /= 2
-        hv_half = _central_difference(model, loss_fn, x, y, params, w0, u, h)
-        scale = max(np.linalg.norm(hv_half), 1e-12)
-        agree = np.linalg.norm(hv - hv_half) <= rtol * scale
-        hv = hv_half
-        if agree:
-            break
-    return hv * nv  # H v = ‖v‖ H v̂
+    total = sum(p.data.size for p in params)
+    if v.shape != (total,):
+        raise ValueError(f"v must be a flat vector of shape ({total},), got {v.shape}")
+    loss = loss_fn(model(_as_input(x)), y)
+    grads = grad(loss, params, create_graph=True, allow_unused=True)
+    dot, k = None, 0
+    for p, g in zip(params, grads):
+        n = p.data.size
+        if g is not None:
+            term = ops.sum(ops.mul(g, v[k : k + n].reshape(p.data.shape).astype(p.data.dtype)))
+            dot = term if dot is None else ops.add(dot, term)
+        k += n
+    if dot is None or not dot.requires_grad:  # the loss is linear in the weights
+        return np.zeros(total)
+    hv = grad(dot, params, allow_unused=True)
+    return np.concatenate(
+        [np.zeros(p.data.size) if h is None else h.data.ravel() for p, h in zip(params, hv)]
+    )
 
 
 def _power_iteration(matvec, n, iters, tol, seed):
@@ -205,13 +185,12 @@ def top_hessian_eigenvalue(
     x,
     y,
     iters: int = 30,
-    h: float = 1e-6,
     seed: int = 0,
     tol: float = 1e-6,
     return_vector: bool = False,
 ):
-    """The largest eigenvalue of the Hessian by power iteration on finite-difference Hessian-vector
-    products (float64 copy of the model).  If the dominant eigenvalue λ₁ is negative, a second power
+    """The largest eigenvalue of the Hessian by power iteration on exact Hessian-vector products
+    (float64 copy of the model).  If the dominant eigenvalue λ₁ is negative, a second power
     iteration on H − λ₁I gives λ_max = λ₁ + μ."""
     if iters < 1:
         raise ValueError(f"iters must be ≥ 1, got {iters}")
@@ -219,7 +198,7 @@ def top_hessian_eigenvalue(
     n = get_flat(m).size
 
     def hvp(v):
-        return hessian_vector_product(m, loss_fn, x, y, v, h=h)
+        return hessian_vector_product(m, loss_fn, x, y, v)
 
     lam, v = _power_iteration(hvp, n, iters, tol, seed)
     if lam < 0:  # the dominant eigenvalue is negative: shift so the top one dominates
