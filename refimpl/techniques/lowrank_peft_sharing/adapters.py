@@ -23,7 +23,9 @@ have a nonlinearity, so they cannot be merged; they are inserted as modules (see
 
 LoRA (Hu et al., 2021, arXiv 2106.09685) is the baseline every technique compares with; it is not one of
 the family's papers.  As in its paper and in HF PEFT: ΔW = (α/r)·B A, A ∈ R^{r×in} random
-(kaiming-uniform, a = √5), B ∈ R^{out×r} zero, so Δ = 0 at the start.
+(kaiming-uniform, a = √5), B ∈ R^{out×r} zero, so Δ = 0 at the start.  Two variants PEFT users meet:
+rsLoRA's scaling α/√r (`LoRA(..., use_rslora=True)`) and DoRA (`DoRA`), checked against PEFT in
+tests/xcheck/test_xcheck_peft.py.
 
 The pretrain → adapt pipeline the techniques' demos share is `transfer.py`.
 """
@@ -43,6 +45,7 @@ from ...nn.parametrize import is_parametrized, register_parametrization
 __all__ = [
     "WeightAdapter",
     "LoRA",
+    "DoRA",
     "attach",
     "adapters_of",
     "freeze_base",
@@ -74,7 +77,9 @@ class WeightAdapter(Module):
 
 
 class LoRA(WeightAdapter):
-    """ΔW = (α/r) B A with A (r, in) kaiming-uniform and B (out, r) zero  (LoRA, Hu et al. 2021, Eq. 3)."""
+    """ΔW = s B A with A (r, in) kaiming-uniform and B (out, r) zero  (LoRA, Hu et al. 2021, Eq. 3), and
+    s = α/r — or s = α/√r with ``use_rslora=True`` (rank-stabilised LoRA, Kalajdzievski 2023, arXiv
+    2312.03732, Theorem 3.2: the scaling that keeps learning stable as r grows; PEFT's `use_rslora`)."""
 
     def __init__(
         self,
@@ -84,30 +89,78 @@ class LoRA(WeightAdapter):
         alpha: float | None = None,
         dtype=np.float32,
         rng=None,
+        use_rslora: bool = False,
     ):
         super().__init__()
         if not isinstance(r, (int, np.integer)) or r < 1:
-            raise ValueError(f"LoRA: rank `r` must be an int ≥ 1, got {r!r}")
+            raise ValueError(f"{type(self).__name__}: rank `r` must be an int ≥ 1, got {r!r}")
         self.out_features, self.in_features, self.r = int(out_features), int(in_features), int(r)
         self.alpha = float(r if alpha is None else alpha)
-        self.scaling = self.alpha / self.r
+        self.use_rslora = bool(use_rslora)
+        self.scaling = self.alpha / (math.sqrt(self.r) if self.use_rslora else self.r)
         self.A = Parameter(np.empty((self.r, self.in_features), dtype=dtype))
         init.kaiming_uniform_(self.A, a=math.sqrt(5), rng=rng)
         self.B = Parameter(np.zeros((self.out_features, self.r), dtype=dtype))
 
     @classmethod
-    def for_layer(cls, layer, r: int, alpha: float | None = None, rng=None):
+    def for_layer(cls, layer, r: int, alpha: float | None = None, rng=None, use_rslora: bool = False):
         out_f, in_f = layer.weight.shape
-        return cls(out_f, in_f, r, alpha, dtype=layer.weight.dtype, rng=rng)
+        return cls(out_f, in_f, r, alpha, dtype=layer.weight.dtype, rng=rng, use_rslora=use_rslora)
 
     def delta(self, w):
-        return ops.matmul(self.B, self.A) * self.scaling  # ΔW = (α/r)·B A
+        return ops.matmul(self.B, self.A) * self.scaling  # ΔW = s·B A
 
     def num_trainable(self) -> int:
         return self.r * (self.in_features + self.out_features)  # r(d_in + d_out)
 
     def extra_repr(self):
-        return f"out={self.out_features}, in={self.in_features}, r={self.r}, alpha={self.alpha}"
+        rs = ", rslora" if self.use_rslora else ""
+        return f"out={self.out_features}, in={self.in_features}, r={self.r}, alpha={self.alpha}{rs}"
+
+
+class DoRA(LoRA):
+    """Weight-decomposed LoRA (Liu et al. 2024, arXiv 2402.09353, Eq. 5):
+
+        W' = m ⊙ (θ + s B A) / ‖θ + s B A‖_c,   m ∈ R^out initialised as ‖θ‖_c,
+
+    ‖·‖_c the norm of each output row (PyTorch's (out, in) layout; PEFT's ``linalg.norm(weight, dim=1)``),
+    so W' = θ at the start.  ``detach_norm=True`` (the paper's Sec. 4.3 and PEFT's only mode) treats the
+    norm as a constant in the backward pass: the forward value is exact, the gradient of A and B skips the
+    norm's dependence on them; ``detach_norm=False`` differentiates the true function.  Merging stores W'.
+    Trainable: r(d_in + d_out) + d_out (the magnitude)."""
+
+    def __init__(
+        self, weight, r: int, alpha: float | None = None, rng=None, use_rslora=False, detach_norm=True
+    ):
+        theta = np.asarray(getattr(weight, "data", weight))
+        if theta.ndim != 2:
+            raise ValueError(f"DoRA: `weight` must be a 2-d (out, in) matrix, got shape {theta.shape}")
+        super().__init__(*theta.shape, r, alpha, dtype=theta.dtype, rng=rng, use_rslora=use_rslora)
+        self.detach_norm = bool(detach_norm)
+        self.magnitude = Parameter(np.linalg.norm(theta, axis=1).astype(theta.dtype))
+
+    @classmethod
+    def for_layer(
+        cls, layer, r: int, alpha: float | None = None, rng=None, use_rslora=False, detach_norm=True
+    ):
+        return cls(layer.weight.data, r, alpha, rng=rng, use_rslora=use_rslora, detach_norm=detach_norm)
+
+    def dora_weight(self, w):
+        v = w + ops.matmul(self.B, self.A) * self.scaling  # V + ΔV
+        if self.detach_norm:
+            norm = Tensor(np.linalg.norm(v.data, axis=1, keepdims=True))  # ‖V + ΔV‖_c as a constant
+        else:
+            norm = ops.sqrt(ops.sum(v * v, 1, True))
+        return v * (ops.reshape(self.magnitude, (-1, 1)) / norm)  # m ⊙ (V + ΔV)/‖V + ΔV‖_c   (Eq. 5)
+
+    def forward(self, w):
+        return w if self.merged else self.dora_weight(w)
+
+    def delta(self, w):
+        return self.dora_weight(w) - w
+
+    def num_trainable(self) -> int:
+        return self.r * (self.in_features + self.out_features) + self.out_features
 
 
 def _linear_layers(model):

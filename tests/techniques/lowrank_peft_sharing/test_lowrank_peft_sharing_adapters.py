@@ -122,3 +122,63 @@ def test_attach_errors_name_the_argument():
         B.attach(_mlp(), lambda n, l: B.LoRA.for_layer(l, 1), targets=["7"])
     with pytest.raises(TypeError, match="WeightAdapter"):
         B.attach(_mlp(), lambda n, l: object())
+
+
+def test_rslora_scales_by_alpha_over_sqrt_r():
+    plain = B.LoRA(2, 3, r=4, alpha=8.0, dtype=np.float64)
+    rs = B.LoRA(2, 3, r=4, alpha=8.0, dtype=np.float64, use_rslora=True)
+    assert plain.scaling == 2.0 and rs.scaling == 4.0  # 8/4 and 8/√4
+
+
+def test_dora_weight_by_hand():
+    """θ = [[3, 4], [0, 2]] has row norms (5, 2) = m at init, so W' = θ.  With s·BA = [[0, 0], [0, 2]]
+    (A = [[0, 1]], B = [[0], [2]], α = r = 1): V + ΔV = [[3, 4], [0, 4]], row norms (5, 4), and with
+    m = (10, 2): W' = [[6, 8], [0, 2]]."""
+    theta = np.array([[3.0, 4.0], [0.0, 2.0]])
+    dora = B.DoRA(theta, r=1, alpha=1.0)
+    np.testing.assert_allclose(dora.magnitude.data, [5.0, 2.0])
+    np.testing.assert_allclose(dora(rf.tensor(theta)).data, theta, rtol=1e-15)
+    dora.A.data[...] = [[0.0, 1.0]]
+    dora.B.data[...] = [[0.0], [2.0]]
+    dora.magnitude.data[...] = [10.0, 2.0]
+    np.testing.assert_allclose(dora(rf.tensor(theta)).data, [[6.0, 8.0], [0.0, 2.0]], rtol=1e-15)
+    np.testing.assert_allclose(dora.delta(rf.tensor(theta)).data, [[3.0, 4.0], [0.0, 0.0]], atol=1e-15)
+    assert dora.num_trainable() == 1 * (2 + 2) + 2
+
+
+def test_dora_gradients_true_function_by_gradcheck_and_detached_norm_by_hand():
+    rng = np.random.default_rng(4)
+    theta = rng.normal(size=(3, 4))
+    x = rng.normal(size=(5, 4))
+    exact = B.DoRA(theta, r=2, alpha=3.0, rng=rng, detach_norm=False)
+
+    def f(a, b, m):
+        w = functional_call(exact, {"A": a, "B": b, "magnitude": m}, rf.tensor(theta))
+        return rf.nn.functional.linear(x, w)
+
+    rf.gradcheck(f, exact.A.data.copy(), rng.normal(size=(3, 2)), exact.magnitude.data.copy())
+    # detached norm: ∂W'/∂B is (m/‖V+ΔV‖) ⊙ ∂ΔV/∂B only, i.e. for the loss Σ W' ⊙ G: B̄ = s (D G) Aᵀ,
+    # D = diag(m/‖V+ΔV‖_c) — the norm's own dependence on B is dropped (PEFT's convention)
+    det = B.DoRA(theta, r=2, alpha=3.0, rng=np.random.default_rng(5))
+    det.B.data[...] = rng.normal(size=(3, 2))
+    G = rng.normal(size=(3, 4))
+    (det(rf.tensor(theta)) * G).sum().backward()
+    v = theta + det.scaling * det.B.data @ det.A.data
+    d = det.magnitude.data / np.linalg.norm(v, axis=1)
+    np.testing.assert_allclose(det.B.grad, det.scaling * (d[:, None] * G) @ det.A.data.T, rtol=1e-12)
+    np.testing.assert_allclose(
+        det.magnitude.grad, ((v / np.linalg.norm(v, axis=1, keepdims=True)) * G).sum(1), rtol=1e-12
+    )
+
+
+def test_dora_merges_to_its_weight_and_unmerges_exactly():
+    model = _mlp()
+    x = _x()
+    B.attach(model, lambda name, layer: B.DoRA.for_layer(layer, r=2, rng=np.random.default_rng(6)))
+    for _, _, a in B.adapters_of(model):
+        a.B.data[...] = np.random.default_rng(7).normal(size=a.B.shape)
+    before = model(x).data
+    B.merge(model)
+    np.testing.assert_allclose(model(x).data, before, rtol=1e-12, atol=1e-14)
+    B.unmerge(model)
+    np.testing.assert_array_equal(model(x).data, before)
