@@ -14,7 +14,7 @@ Grids (selected on validation accuracy, mean over two selection seeds; every arm
   SAF      learning rate × λ from the README's 0.3 up by factors of about 3 (the argparse default 0.16 is
            within a factor of two of 0.3), weight decay 5e-4.
 Flatness.  The family's shared measures on the final weights, on a fixed probe of 500 training samples
-with their (noisy) training labels: the top Hessian eigenvalue (power iteration on finite-difference
+with their (noisy) training labels: the top Hessian eigenvalue (power iteration on exact
 Hessian-vector products), the adversarial and the mean random loss rise at ρ = 0.05.
 Premise.  Sharpness-aware training must help on this task for SAF's promise to be testable: SAM beats
 SGD (same recipe) by more than half a point of test accuracy.
