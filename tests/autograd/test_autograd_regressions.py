@@ -223,3 +223,13 @@ def test_cross_entropy_probabilities_promote_with_a_float64_weight_tensor(learne
     assert loss.dtype == np.float64
     assert loss.item() == pytest.approx(2.5 * LOG2, rel=1e-6)
     assert F.cross_entropy(z, t, weight=np.array([1.0, 3.0])).dtype == np.float32
+
+
+def test_linear_weight_gradient_of_one_sample_is_the_outer_product():
+    """Batch 1 takes the outer-product path: the same numbers as the matmul, exactly."""
+    rng = np.random.default_rng(0)
+    x = refimpl.tensor(rng.standard_normal((1, 7)).astype(np.float32))
+    w = refimpl.tensor(rng.standard_normal((5, 7)).astype(np.float32), requires_grad=True)
+    g = rng.standard_normal((1, 5)).astype(np.float32)
+    F.linear(x, w).backward(g)
+    np.testing.assert_array_equal(w.grad, g.T @ x.data)

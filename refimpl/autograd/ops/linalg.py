@@ -88,8 +88,8 @@ class Linear(Function):
         gw = gb = None
         if x.ndim != 2:  # batch axes (..., in): flatten them
             g, x = g.reshape(-1, g.shape[-1]), x.reshape(-1, x.shape[-1])
-        if needs[1]:
-            gw = g.T @ x
+        if needs[1]:  # (one sample: an outer product, exact and ~4× faster than a K = 1 matmul)
+            gw = g.T * x if g.shape[0] == 1 else g.T @ x
         if len(needs) > 2 and needs[2]:
             gb = g.sum(0)
         return gx, gw, gb
