@@ -4,7 +4,7 @@ refimpl list [--family F]
 refimpl show SLUG
 refimpl run SLUG [--quick] [--seeds N ...] [--seed N] [--out DIR] [--no-progress]
 refimpl record [SLUG ...] [--all] [--family F] [--stale]
-refimpl vectors SLUG [--out PATH|DIR] [--format safetensors|npz|json] [--check MODULE:FUNCTION [--cases NAME ...]]
+refimpl vectors SLUG|BLOCK [--out PATH|DIR] [--format safetensors|npz|json] [--check MODULE:FUNCTION [--cases NAME ...]]
 refimpl vectors --all [--out DIR] [--format ...]
 """
 
@@ -246,21 +246,32 @@ def _cmd_vectors(args) -> int:
                 "arxiv": t.arxiv,
                 "family": t.family,
             }
+        from .building_blocks import BLOCKS
+
+        for name, make in BLOCKS.items():
+            path = write_vectors(os.path.join(out_dir, f"{name}.{ext}"), name, make(), args.format)
+            index[name] = {"file": os.path.basename(path), "building_block": True}
         atomic_write_text(os.path.join(out_dir, "index.json"), json.dumps(index, indent=2))  # the index last
-        print(f"wrote {len(index)} techniques' reference vectors and index.json to {out_dir}")
+        n_blocks = len(BLOCKS)
+        print(
+            f"wrote {len(index) - n_blocks} techniques' and {n_blocks} building blocks' reference vectors "
+            f"and index.json to {out_dir}"
+        )
         return 0
     if not args.slug:
         raise UserError("vectors: give a SLUG or --all")
     if args.check:
         return _check_vectors(args)
-    t = catalog.get(args.slug)
-    out = args.out or f"{t.slug}.{ext}"
+    from .vectors import cases_of
+
+    name, cases = cases_of(args.slug)
+    out = args.out or f"{name}.{ext}"
     if os.path.isdir(out):  # --out DIR writes into the folder
-        out = os.path.join(out, f"{t.slug}.{ext}")
+        out = os.path.join(out, f"{name}.{ext}")
     named = format_of(out)
     if named is not None and named != args.format:
         raise UserError(f"vectors: --out {out!r} says {named} but --format is {args.format}")
-    path = write_vectors(out, t.slug, t.reference_cases(), args.format)
+    path = write_vectors(out, name, cases, args.format)
     print(f"wrote {path}")
     return 0
 
@@ -341,8 +352,14 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser(
         "vectors", help="export reference cases", description="Write reference cases for cross-checking."
     )
-    s.add_argument("slug", nargs="?")
-    s.add_argument("--all", action="store_true", help="every technique, into a folder with index.json")
+    s.add_argument(
+        "slug",
+        nargs="?",
+        help="a technique's slug, or a building block: lora, dora (see refimpl.building_blocks)",
+    )
+    s.add_argument(
+        "--all", action="store_true", help="every technique and building block, into a folder with index.json"
+    )
     s.add_argument("--out", help="output file (or folder with --all)")
     s.add_argument(
         "--format", choices=("safetensors", "npz", "json"), default="safetensors", help="file format to write"

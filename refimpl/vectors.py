@@ -33,6 +33,7 @@ __all__ = [
     "CaseResult",
     "pytest_cases",
     "format_of",
+    "cases_of",
 ]
 
 FORMATS = ("safetensors", "npz", "json")
@@ -214,14 +215,23 @@ def _read(path) -> tuple[dict, dict]:
     )
 
 
+def cases_of(name: str) -> tuple[str, list]:
+    """(name, reference cases) of a technique's slug or of a building block (`refimpl.building_blocks`)."""
+    from .building_blocks import BLOCKS
+    from .catalog import get
+
+    if name in BLOCKS:
+        return name, BLOCKS[name]()
+    t = get(name)
+    return t.slug, t.reference_cases()
+
+
 def load(path_or_slug) -> dict:
     """The cases of a vectors file (or, given a slug, of that technique, computed in memory):
     {case: {"inputs": {name: array or value}, "expected": {name: array}, "atol", "rtol", "note"}}."""
     if not os.path.exists(os.fspath(path_or_slug)) and format_of(path_or_slug) is None:
-        from .catalog import get
-
-        t = get(str(path_or_slug))
-        arrays, meta = case_arrays(t.slug, t.reference_cases())
+        name, cases = cases_of(str(path_or_slug))
+        arrays, meta = case_arrays(name, cases)
     else:
         arrays, meta = _read(path_or_slug)
     cases = {}
