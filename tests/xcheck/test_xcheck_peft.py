@@ -78,3 +78,44 @@ def test_adapter_matches_peft(variant):
     merged = tm.merge_and_unload().lin.weight.detach().numpy()
     B.merge(ours)
     np.testing.assert_allclose(ours.parametrizations.weight.original.data, merged, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("variant", ["miss", "mini", "bat"])
+def test_bone_miss_forms_match_peft_miss(variant):
+    """Bone = PEFT MiSS default, MissMini = MiSS init_weights='mini', Bat = MiSS init_weights='bat'."""
+    from refimpl.techniques.lowrank_peft_sharing.bone import Bat, Bone, MissMini
+
+    rng = np.random.default_rng(1)
+    out_f, in_f, r, mini_r = 8, 6, 2, 4
+    w, b = rng.normal(size=(out_f, in_f)), rng.normal(size=out_f)
+    x, G = rng.normal(size=(5, in_f)), rng.normal(size=(5, out_f))
+    init = {"miss": True, "mini": "mini", "bat": "bat"}[variant]
+    tm = peft.get_peft_model(
+        _One(w, b), peft.MissConfig(r=r, target_modules=["lin"], init_weights=init, mini_r=mini_r)
+    )
+    layer = tm.base_model.model.lin
+    block = layer.miss_block["default"]
+    value = rng.normal(size=tuple(block.shape))
+    with torch.no_grad():
+        block.copy_(torch.tensor(value))
+    tout = tm(torch.tensor(x))
+    (tout * torch.tensor(G)).sum().backward()
+
+    ours = Linear(in_f, out_f, dtype=np.float64)
+    ours.weight.data[...] = w
+    ours.bias.data[...] = b
+    make = {
+        "miss": lambda lay: Bone.for_layer(lay, r),
+        "mini": lambda lay: MissMini.for_layer(lay, r, mini_r),
+        "bat": lambda lay: Bat.for_layer(lay, r),
+    }[variant]
+    (adapter,) = B.attach(ours, lambda name, lay: make(lay)).values()
+    param = {"miss": "D", "mini": "M", "bat": "B"}[variant]
+    getattr(adapter, param).data[...] = value
+    out = ours(rf.tensor(x))
+    (out * G).sum().backward()
+    np.testing.assert_allclose(out.data, tout.detach().numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(getattr(adapter, param).grad, block.grad.numpy(), rtol=1e-10, atol=1e-12)
+    merged = tm.merge_and_unload().lin.weight.detach().numpy()
+    B.merge(ours)
+    np.testing.assert_allclose(ours.parametrizations.weight.original.data, merged, rtol=1e-12, atol=1e-12)
