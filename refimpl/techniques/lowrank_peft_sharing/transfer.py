@@ -1,4 +1,14 @@
-"""The pretrain → adapt pipeline of the low-rank / PEFT / sharing family's demos, on the digits.
+"""The pretrain → adapt pipeline of the low-rank / PEFT / sharing family, on the digits.
+
+On the harness (techniques migrated to packages): `shifted_digits()` gives the old task (digits 0–4) and
+the new one (digits 5–9 mirrored left–right), each with fixed train/validation/test splits;
+`pretrained(seed, epochs)` trains the shared 64-128-128 trunk and old head once per seed;
+`adaptation_run(seed, lr, prepare, ...)` copies them, lets a technique prepare the trunk (attach adapters;
+the trunk is then frozen unless `full=True`), trains it with a fresh head on the new task through
+`refimpl.experiments.train` and returns the new task's split metrics, the old task's test accuracy through
+the untouched old head, and the trainable trunk count.
+
+The older single-module demos use the functions below them:
 
 `digit_tasks` builds task A (digits 0–4) and task B (digits 5–9, optionally with the image mirrored), both
 labelled 0..4.  `pretrain` trains an MLP backbone with head A on task A.  `adapt` copies the backbone, lets
@@ -10,12 +20,17 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 
 import numpy as np
 
-from .adapters import count_trainable, trainable_parameters
+from .adapters import count_trainable, freeze_base, trainable_parameters
 
 __all__ = [
+    "TRUNK",
+    "shifted_digits",
+    "pretrained",
+    "adaptation_run",
     "TaskPair",
     "digit_tasks",
     "make_backbone",
@@ -24,6 +39,79 @@ __all__ = [
     "pretrain",
     "adapt",
 ]
+
+
+TRUNK = (64, 128, 128)  # the shared trunk: Linear 64→128, ReLU, Linear 128→128, ReLU
+
+
+@functools.cache
+def shifted_digits():
+    """(old, new): digits 0–4, and digits 5–9 mirrored left–right (so the trunk must change), labels 0..4."""
+    from ...experiments import tasks
+
+    old, new = tasks.digits(classes=(0, 1, 2, 3, 4)), tasks.digits(classes=(5, 6, 7, 8, 9))
+
+    def mirror(x):
+        return np.ascontiguousarray(_mirror(x))
+
+    new = dataclasses.replace(
+        new,
+        name=new.name + "-mirrored",
+        x_train=mirror(new.x_train),
+        x_val=mirror(new.x_val),
+        x_test=mirror(new.x_test),
+    )
+    return old, new
+
+
+@functools.cache
+def pretrained(seed: int, epochs: int):
+    """(trunk state, old-head state, old-task test accuracy): the trunk and old head trained on digits 0–4
+    for `seed` (Adam, lr 1e-3), once per (seed, epochs) and shared by every arm."""
+    from ...experiments import split_metrics, train
+    from ...nn import Linear, Sequential
+
+    old, _ = shifted_digits()
+    trunk = make_backbone(TRUNK, seed)
+    head = Linear(TRUNK[-1], 5, rng=np.random.default_rng(seed + 1000))
+    model = Sequential(trunk, head)
+    train(model, old, lr=1e-3, epochs=epochs, seed=seed)
+    return trunk.state_dict(), head.state_dict(), split_metrics(model, old, splits=("test",))["test_accuracy"]
+
+
+def adaptation_run(
+    seed, lr, prepare, *, pre_epochs: int, epochs: int, full: bool = False, callbacks=()
+) -> dict:
+    """One arm, one seed: the pretrained trunk, `prepare(trunk)` (attach adapters; may return extra
+    callbacks), frozen base unless `full`, a fresh head, trained on the new task.  Returns the new task's
+    val/test metrics, "old_task_test_accuracy" (old head, adapted trunk), its value before adaptation and
+    "trainable_trunk_parameters"."""
+    from ...experiments import split_metrics, train
+    from ...nn import Linear, Sequential
+
+    old, new = shifted_digits()
+    trunk_state, head_state, old_before = pretrained(seed, pre_epochs)
+    trunk = make_backbone(TRUNK, seed)
+    trunk.load_state_dict(trunk_state)
+    extra = prepare(trunk) if prepare is not None else None
+    if not full:
+        freeze_base(trunk)
+    head = Linear(TRUNK[-1], 5, rng=np.random.default_rng(seed + 2000))
+    model = Sequential(trunk, head)
+    cbs = list(callbacks) + list(extra or ())
+    train(
+        model, new, lr=lr, epochs=epochs, seed=seed, params=trainable_parameters(trunk, head), callbacks=cbs
+    )
+    old_head = Linear(TRUNK[-1], 5)
+    old_head.load_state_dict(head_state)
+    return {
+        **split_metrics(model, new),
+        "old_task_test_accuracy": split_metrics(Sequential(trunk, old_head), old, splits=("test",))[
+            "test_accuracy"
+        ],
+        "old_task_test_accuracy_before": old_before,
+        "trainable_trunk_parameters": float(count_trainable(trunk)),
+    }
 
 
 @dataclasses.dataclass

@@ -15,18 +15,14 @@ reported beside, as every arm changes the trunk.
 
 from __future__ import annotations
 
-import dataclasses
-import functools
-
 import numpy as np
 
-from ....experiments import Claim, Method, Premise, compare, experiment, finish, split_metrics, tasks, train
-from ..adapters import LoRA, attach, count_trainable, freeze_base, trainable_parameters
-from ..transfer import make_backbone
+from ....experiments import Claim, Method, Premise, compare, experiment, finish
+from ..adapters import LoRA, attach
+from ..transfer import adaptation_run
 from . import Bat, Bone, MissMini
 
 SLUG = "bone"
-SIZES = (64, 128, 128)
 R, MINI_R = 8, 16
 ARMS = {  # name → adapter factory for a Linear layer (None: no adapter)
     "full FT": None,
@@ -39,66 +35,17 @@ ARMS = {  # name → adapter factory for a Linear layer (None: no adapter)
 }
 
 
-@functools.cache
-def _tasks():
-    old = tasks.digits(classes=(0, 1, 2, 3, 4))
-    new = tasks.digits(classes=(5, 6, 7, 8, 9))
-
-    def mirror(x):
-        return np.ascontiguousarray(x.reshape(-1, 8, 8)[:, :, ::-1].reshape(-1, 64))
-
-    new = dataclasses.replace(
-        new,
-        name=new.name + "-mirrored",
-        x_train=mirror(new.x_train),
-        x_val=mirror(new.x_val),
-        x_test=mirror(new.x_test),
-    )
-    return old, new
-
-
-@functools.cache
-def _pretrained(seed: int, epochs: int):
-    """Trunk and old head trained on digits 0–4 for `seed` (state dicts) and the old-task test accuracy."""
-    from ....nn import Linear, Sequential
-
-    old, _ = _tasks()
-    trunk = make_backbone(SIZES, seed)
-    head = Linear(SIZES[-1], 5, rng=np.random.default_rng(seed + 1000))
-    model = Sequential(trunk, head)
-    train(model, old, lr=1e-3, epochs=epochs, seed=seed)
-    return trunk.state_dict(), head.state_dict(), split_metrics(model, old, splits=("test",))["test_accuracy"]
-
-
 def _arm(name: str, quick: bool):
     pre_epochs, epochs = (10, 8) if quick else (30, 25)
     make = ARMS[name]
 
     def run(seed, lr):
-        from ....nn import Linear, Sequential
+        def prepare(trunk):
+            if make is not None:
+                rng = np.random.default_rng(seed + 5)
+                attach(trunk, lambda _, layer: make(layer, rng))
 
-        old, new = _tasks()
-        trunk_state, head_state, old_acc_before = _pretrained(seed, pre_epochs)
-        trunk = make_backbone(SIZES, seed)
-        trunk.load_state_dict(trunk_state)
-        if make is not None:
-            rng = np.random.default_rng(seed + 5)
-            attach(trunk, lambda _, layer: make(layer, rng))
-        if name != "full FT":
-            freeze_base(trunk)
-        head = Linear(SIZES[-1], 5, rng=np.random.default_rng(seed + 2000))
-        model = Sequential(trunk, head)
-        train(model, new, lr=lr, epochs=epochs, seed=seed, params=trainable_parameters(trunk, head))
-        old_head = Linear(SIZES[-1], 5)
-        old_head.load_state_dict(head_state)
-        return {
-            **split_metrics(model, new),
-            "old_task_test_accuracy": split_metrics(Sequential(trunk, old_head), old, splits=("test",))[
-                "test_accuracy"
-            ],
-            "old_task_test_accuracy_before": old_acc_before,
-            "trainable_trunk_parameters": float(count_trainable(trunk)),
-        }
+        return adaptation_run(seed, lr, prepare, pre_epochs=pre_epochs, epochs=epochs, full=name == "full FT")
 
     return Method(name, run, grid={"lr": [1e-3, 3e-3, 1e-2, 3e-2]}, quick_grid={"lr": [3e-3]})
 
