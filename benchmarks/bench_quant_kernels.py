@@ -5,7 +5,7 @@ and PyTorch's fake-quantize / float8 cast when torch is installed.
 
 Prints the median wall time per kernel and backend in milliseconds and the ratio numpy/numba (> 1 =
 Numba faster).  Kernels: per-row integer quantize–dequantize (`quantizers.fake_quant`), FP4 (E2M1) quantize
-(`llm_fp4.fp_quantize`).
+(`fp_formats.fp_quantize`).
 """
 
 import argparse
@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-from refimpl.techniques.quantization import llm_fp4 as L
+from refimpl.techniques.quantization import fp_formats as L
 from refimpl.techniques.quantization import quantizers as Q
 
 

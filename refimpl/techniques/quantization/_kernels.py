@@ -2,11 +2,15 @@
 `refimpl.kernels.NumbaTwin`; this is where numba is imported).  Each kernel has a NumPy twin that is its
 test oracle:
 
-    qdq_rows(x, s, z, qmin, qmax, out)        ↔ quantizers.fake_quant_numpy, one (s, z) per row of a 2-D x
-    fp_qdq(x, scale, max_value, emin, M, out) ↔ llm_fp4.fp_quantize_numpy, a scalar scale (x flat, float64)
+    qdq_rows(x, s, z, inv, multiply, qmin, qmax, out)
+                                              ↔ quantizers.fake_quant_numpy, one (s, z) per row of a 2-D x;
+                                                multiply=False: round(x/s) ("divide"); True: round(x·inv)
+                                                with inv = float32(1/s) ("torch" rounding)
+    fp_qdq(x, scale, max_value, emin, M, out) ↔ fp_formats.fp_quantize_numpy, a scalar scale (x flat, float64)
 
-Serial loops, `fastmath=False`: the kernels perform the same IEEE operations in the same order as the
-twins (division, rint, clip, subtract, multiply), so they agree bit for bit.
+Serial loops, `fastmath=False`: the kernels perform the same IEEE operations in the same order and
+precision as the twins (division or multiplication, rint, clip, subtract, multiply), so they agree bit
+for bit.
 """
 
 import math
@@ -16,13 +20,17 @@ from numba import njit
 
 
 @njit(cache=True, fastmath=False)
-def qdq_rows(x, s, z, qmin, qmax, out):
+def qdq_rows(x, s, z, inv, multiply, qmin, qmax, out):
     n, m = x.shape
     for i in range(n):
         si = s[i]
         zi = z[i]
+        ii = inv[i]
         for j in range(m):
-            c = np.rint(x[i, j] / si) + zi
+            if multiply:
+                c = np.rint(x[i, j] * ii) + zi
+            else:
+                c = np.rint(x[i, j] / si) + zi
             if c < qmin:
                 c = qmin
             elif c > qmax:

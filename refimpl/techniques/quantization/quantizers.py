@@ -12,6 +12,22 @@ and GPTQ.  (The post-training pipeline — trained toy models, input capture, we
    so that 0 is always exactly representable; `clip_ratio` shrinks the range (clipping).  `quant_params`
    computes (s, z) from min–max statistics, `fake_quant` is the quantize–dequantize x ↦ x̂.
 
+   **Rounding convention** (`rounding=`, carried by `QParams.rounding`, overridable per `fake_quant` call):
+
+   - ``"divide"`` (the default): code = round(x / s) — the formula as the papers write it, with one
+     correctly rounded division.  It is the default because it is the definition every technique here
+     derives from, and the results on record were computed with it.
+   - ``"torch"``: code = round(x · float32(1 / float32(s))) — PyTorch's fake quantization
+     (``torch.fake_quantize_per_tensor_affine`` / ``_per_channel_affine``, ATen's CPU kernels
+     ``fake_quantize_tensor_cachemask_kernel`` and ``fake_quant_per_channel_cachemask_cpu``: ``inv_scale =
+     1.0f / scale``, ``nearbyint(x * inv_scale) + zero_point``, round half to even), and dequantization
+     with the float32 scale, ``(code − z) · float32(s)``.  The product is taken in x's precision (float32
+     for float32 inputs).  x · (1/s) differs from x / s by an ulp, so near a tie (x/s ≈ k + ½) the two
+     rules can pick codes one step apart; choose "torch" to check a PyTorch implementation bit for bit
+     (tests/xcheck/test_xcheck_fake_quant.py).  Only the mapping x → code differs: (s, z) are computed
+     the same way (PyTorch's observers have their own formulas, e.g. symmetric s = max|x| / ((q_max −
+     q_min)/2); they are not reproduced here).
+
 2. **The straight-through estimator** (STE, Bengio et al. 2013): `round_ste` rounds in the forward pass
    and passes the gradient unchanged.
 
@@ -45,6 +61,7 @@ from ...kernels import NumbaTwin
 
 __all__ = [
     "as_float_array",
+    "ROUNDINGS",
     "QParams",
     "quant_params",
     "fake_quant",
@@ -90,6 +107,15 @@ def _int_range(bits: int, signed: bool) -> tuple:
     return (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if signed else (0, 2**bits - 1)
 
 
+ROUNDINGS = ("divide", "torch")
+
+
+def _check_rounding(rounding, fn):
+    if rounding not in ROUNDINGS:
+        raise ValueError(f"{fn}: `rounding` must be one of {ROUNDINGS}, got {rounding!r}")
+    return rounding
+
+
 @dataclasses.dataclass
 class QParams:
     """Scale and zero point broadcastable to the tensor they were computed for, and the code range."""
@@ -98,6 +124,10 @@ class QParams:
     zero_point: np.ndarray
     qmin: int
     qmax: int
+    rounding: str = "divide"  # "divide": round(x/s); "torch": round(x · float32(1/s)) (module docstring)
+
+    def __post_init__(self):
+        _check_rounding(self.rounding, "QParams")
 
     @property
     def bits(self) -> int:
@@ -138,7 +168,7 @@ def _reduce_minmax(x, granularity, axis, group_size, fn):
     return lo, hi
 
 
-def _qparams_from_range(lo, hi, bits, symmetric, clip_ratio, dtype):
+def _qparams_from_range(lo, hi, bits, symmetric, clip_ratio, dtype, rounding="divide"):
     lo = np.minimum(lo, 0.0).astype(np.float64) * clip_ratio
     hi = np.maximum(hi, 0.0).astype(np.float64) * clip_ratio
     if symmetric:
@@ -151,7 +181,7 @@ def _qparams_from_range(lo, hi, bits, symmetric, clip_ratio, dtype):
         rng = hi - lo
         scale = np.where(rng > 0, rng / qmax, 1.0)
         zp = np.clip(np.rint(-lo / scale), qmin, qmax)
-    return QParams(scale.astype(dtype), zp.astype(dtype), qmin, qmax)
+    return QParams(scale.astype(dtype), zp.astype(dtype), qmin, qmax, rounding)
 
 
 def quant_params(
@@ -163,17 +193,20 @@ def quant_params(
     axis: int = 0,
     group_size: int | None = None,
     clip_ratio=1.0,
+    rounding: str = "divide",
 ) -> QParams:
     """Min–max quantization parameters of x (see the module docstring; `clip_ratio` ∈ (0, 1] shrinks the
-    range, a scalar or an array broadcastable to the per-block statistics)."""
+    range, a scalar or an array broadcastable to the per-block statistics).  `rounding` ("divide", the
+    default, or "torch") is stored in the QParams and selects how `fake_quant` maps x to codes."""
     fn = "quant_params"
+    _check_rounding(rounding, fn)
     arr = as_float_array(x, fn)
     bits = _check_bits(bits, fn, low=2 if symmetric else 1)
     ratio = np.asarray(clip_ratio, dtype=np.float64)
     if np.any(ratio <= 0) or np.any(ratio > 1):
         raise ValueError(f"{fn}: `clip_ratio` must be in (0, 1], got {clip_ratio!r}")
     lo, hi = _reduce_minmax(arr, granularity, axis, group_size, fn)
-    return _qparams_from_range(lo, hi, bits, symmetric, ratio, arr.dtype)
+    return _qparams_from_range(lo, hi, bits, symmetric, ratio, arr.dtype, rounding)
 
 
 def _check_qparams(qp, fn):
@@ -183,16 +216,33 @@ def _check_qparams(qp, fn):
         raise ValueError(f"{fn}: every scale must be > 0")
 
 
-def fake_quant_numpy(x, qp: QParams) -> np.ndarray:
-    """The NumPy twin of the quantize–dequantize kernel: s · (clip(round(x/s) + z, q_min, q_max) − z)."""
-    arr = as_float_array(x, "fake_quant_numpy")
-    _check_qparams(qp, "fake_quant_numpy")
-    s, z = np.asarray(qp.scale, arr.dtype), np.asarray(qp.zero_point, arr.dtype)
-    return ((np.clip(np.rint(arr / s) + z, qp.qmin, qp.qmax) - z) * s).astype(arr.dtype)
+def _scale_and_inverse(s, dtype, rounding):
+    """(scale used to dequantize, inverse used to quantize or None) in `dtype` for the rounding rule:
+    "divide" → (s, None); "torch" → (float32(s), float32(1) / float32(s)), both exact in float32/64."""
+    if rounding == "divide":
+        return np.asarray(s, dtype), None
+    s32 = np.asarray(s, dtype=np.float32)
+    inv32 = np.float32(1.0) / s32  # ATen: float inv_scale = 1.0f / scale
+    work = np.result_type(dtype, np.float32)  # x * inv_scale in C++: float32 for float32 x, double for double
+    return s32.astype(work), inv32.astype(work)
+
+
+def fake_quant_numpy(x, qp: QParams, rounding: str | None = None) -> np.ndarray:
+    """The NumPy twin of the quantize–dequantize kernel: s · (clip(round(x/s) + z, q_min, q_max) − z), or
+    with rounding="torch" float32(s) · (clip(round(x · float32(1/s)) + z, q_min, q_max) − z).  `rounding`
+    None uses `qp.rounding`."""
+    fn = "fake_quant_numpy"
+    arr = as_float_array(x, fn)
+    _check_qparams(qp, fn)
+    rounding = _check_rounding(qp.rounding if rounding is None else rounding, fn)
+    s, inv = _scale_and_inverse(qp.scale, arr.dtype, rounding)
+    z = np.asarray(qp.zero_point, s.dtype)
+    v = arr / s if inv is None else arr * inv
+    return ((np.clip(np.rint(v) + z, qp.qmin, qp.qmax) - z) * s).astype(arr.dtype)
 
 
 def _row_params(arr, qp):
-    """(rows, s_row, z_row) if qp is per-row on a 2-D view of arr (last axis = columns), else None."""
+    """(s_row, z_row) if qp is per-row on a 2-D view of arr (last axis = columns), else None."""
     if arr.ndim != 2:
         return None
     s = np.broadcast_to(qp.scale, arr.shape)
@@ -202,20 +252,26 @@ def _row_params(arr, qp):
     return None
 
 
-def fake_quant(x, qp: QParams) -> np.ndarray:
-    """Quantize–dequantize x (an array) with `qp`; Numba kernel for per-row/per-tensor parameters on 2-D
+def fake_quant(x, qp: QParams, rounding: str | None = None) -> np.ndarray:
+    """Quantize–dequantize x (an array) with `qp` and the rounding rule `rounding` (None: `qp.rounding`;
+    "divide" or "torch", see the module docstring); Numba kernel for per-row/per-tensor parameters on 2-D
     inputs (unless REFIMPL_DISABLE_NUMBA=1), identical to `fake_quant_numpy`."""
-    arr = as_float_array(x, "fake_quant")
-    _check_qparams(qp, "fake_quant")
+    fn = "fake_quant"
+    arr = as_float_array(x, fn)
+    _check_qparams(qp, fn)
+    rounding = _check_rounding(qp.rounding if rounding is None else rounding, fn)
     k = KERNELS.get()
     rows = _row_params(arr, qp) if k else None
-    if rows is None:
-        return fake_quant_numpy(arr, qp)
+    if rows is None or arr.dtype not in (np.float32, np.float64):
+        return fake_quant_numpy(arr, qp, rounding)
+    s, inv = _scale_and_inverse(rows[0], arr.dtype, rounding)
     out = np.empty(arr.shape, dtype=arr.dtype)
     k.qdq_rows(
         np.ascontiguousarray(arr),
-        np.ascontiguousarray(rows[0], dtype=arr.dtype),
+        np.ascontiguousarray(s, dtype=arr.dtype),
         np.ascontiguousarray(rows[1], dtype=arr.dtype),
+        np.ascontiguousarray(s if inv is None else inv, dtype=arr.dtype),
+        inv is not None,
         float(qp.qmin),
         float(qp.qmax),
         out,

@@ -22,6 +22,7 @@ from contracts import params
 
 from refimpl import Tensor
 from refimpl.techniques.quantization import adaquant_calibtip as AQ
+from refimpl.techniques.quantization import fp_formats as FPF
 from refimpl.techniques.quantization import is_vit_sulq as IS
 from refimpl.techniques.quantization import layerwise_mixed_bits as LMB
 from refimpl.techniques.quantization import llm_fp4 as FP4
@@ -52,7 +53,7 @@ def _nearest_index(v, vals):
 
 def c_llm_fp4(x):
     f = lambda y: FP4.fpq(y, 2, 1, 1.3)  # noqa: E731
-    vals = FP4.E2M1.values() * 2.0 ** (1 - 1.3)  # E2M1 (bias 1) shifted to the real-valued bias 1.3
+    vals = FPF.E2M1.values() * 2.0 ** (1 - 1.3)  # E2M1 (bias 1) shifted to the real-valued bias 1.3
     q = f(x)
     upper = np.clip(np.searchsorted(vals, x), 1, len(vals) - 1)  # the two format values around x
     return {

@@ -97,6 +97,51 @@ def test_bad_inputs_name_the_argument():
         Q.quant_params(np.array([np.nan]), 4)
 
 
+# ---- rounding conventions ("divide", the default, and PyTorch's "torch") ------------------------------------
+def test_rounding_rules_hand_case():
+    # float32: s = 0.1f, x = 1.55f.  x / s = 15.499999 (correctly rounded) → code 15, while PyTorch's rule
+    # x · float32(1/s) = 1.55f · 10.0f = 15.5 exactly in float32 → a tie → even → code 16.
+    s, x = np.float32(0.1), np.array([[1.55]], np.float32)
+    assert np.float32(1) / s == np.float32(10.0) and x[0, 0] * np.float32(10.0) == np.float32(15.5)
+    qp = Q.QParams(np.array([[s]], np.float32), np.zeros((1, 1), np.float32), -128, 127)
+    assert qp.rounding == "divide"
+    for backend in ("numpy", "numba"):
+        Q.kernel_backend(backend)
+        assert Q.fake_quant(x, qp)[0, 0] == np.float32(15) * s
+        assert Q.fake_quant(x, qp, rounding="torch")[0, 0] == np.float32(16) * s
+    Q.kernel_backend("auto")
+    assert Q.fake_quant_numpy(x, qp, rounding="torch")[0, 0] == np.float32(16) * s
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("rounding", ["divide", "torch"])
+def test_kernel_equals_numpy_twin_for_each_rounding(dtype, rounding):
+    rng = np.random.default_rng(3)
+    x = (rng.normal(size=(9, 31)) * 3).astype(dtype)
+    for qp in [
+        Q.quant_params(x, 4, granularity="channel", rounding=rounding),
+        Q.quant_params(x, 3, symmetric=False, rounding=rounding),
+    ]:
+        Q.kernel_backend("numba")
+        a = Q.fake_quant(x, qp)
+        Q.kernel_backend("numpy")
+        b = Q.fake_quant(x, qp)
+        assert a.dtype == b.dtype == dtype
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(a, Q.fake_quant_numpy(x, qp))
+    Q.kernel_backend("auto")
+
+
+def test_bad_rounding_names_the_argument():
+    with pytest.raises(ValueError, match="rounding"):
+        Q.quant_params(np.ones(3), 4, rounding="nearest")
+    qp = Q.quant_params(np.ones(3), 4)
+    with pytest.raises(ValueError, match="rounding"):
+        Q.fake_quant(np.ones(3), qp, rounding="floor")
+    with pytest.raises(ValueError, match="rounding"):
+        Q.QParams(np.ones(1), np.zeros(1), -8, 7, rounding="up")
+
+
 # ---- the STE --------------------------------------------------------------------------------------------
 def test_round_ste_rounds_forward_and_passes_the_gradient():
     x = Tensor(np.array([0.4, 1.5, -2.6]), requires_grad=True)
@@ -145,7 +190,7 @@ def test_numba_is_imported_lazily():
 
     code = (
         "import sys, refimpl; from refimpl.techniques.quantization import quantizers, ptq, signround, "
-        "llm_fp4, ofq_statsq, nupes, adaquant_calibtip, rsq, is_vit_sulq, layerwise_mixed_bits, qfx; "
+        "llm_fp4, fp_formats, ofq_statsq, nupes, adaquant_calibtip, rsq, is_vit_sulq, layerwise_mixed_bits, qfx; "
         "print('numba' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
