@@ -82,19 +82,24 @@ def pretrained(seed: int, epochs: int):
 def adaptation_run(
     seed, lr, prepare, *, pre_epochs: int, epochs: int, full: bool = False, callbacks=()
 ) -> dict:
-    """One arm, one seed: the pretrained trunk, `prepare(trunk)` (attach adapters; may return extra
-    callbacks), frozen base unless `full`, a fresh head, trained on the new task.  Returns the new task's
-    val/test metrics, "old_task_test_accuracy" (old head, adapted trunk), its value before adaptation and
+    """One arm, one seed: the pretrained trunk, `prepare(trunk)`, a fresh head, trained on the new task.
+    `prepare` attaches weight adapters (the base is then frozen unless `full`) and may return a list of
+    extra training callbacks — or it returns a new trunk Module (activation adapters inserted), which
+    arrives with its own requires_grad settings.  Returns the new task's val/test metrics,
+    "old_task_test_accuracy" (old head, adapted trunk), its value before adaptation and
     "trainable_trunk_parameters"."""
     from ...experiments import split_metrics, train
     from ...nn import Linear, Sequential
+    from ...nn.module import Module
 
     old, new = shifted_digits()
     trunk_state, head_state, old_before = pretrained(seed, pre_epochs)
     trunk = make_backbone(TRUNK, seed)
     trunk.load_state_dict(trunk_state)
     extra = prepare(trunk) if prepare is not None else None
-    if not full:
+    if isinstance(extra, Module):  # a new trunk with inserted modules and its own trainable set
+        trunk, extra = extra, None
+    elif not full:
         freeze_base(trunk)
     head = Linear(TRUNK[-1], 5, rng=np.random.default_rng(seed + 2000))
     model = Sequential(trunk, head)

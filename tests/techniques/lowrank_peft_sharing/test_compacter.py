@@ -4,14 +4,16 @@ import numpy as np
 import pytest
 
 import refimpl as rf
+from refimpl.experiments import freshness, recorded
 from refimpl.nn import Linear, ReLU, Sequential, functional_call
 from refimpl.techniques.lowrank_peft_sharing import adapters as B
 from refimpl.techniques.lowrank_peft_sharing import compacter as C
+from refimpl.techniques.lowrank_peft_sharing.compacter.cases import reference_cases
 
 SLUG = "compacter"
 
 
-@pytest.mark.parametrize("case", C.reference_cases(), ids=lambda c: c.name)
+@pytest.mark.parametrize("case", reference_cases(), ids=lambda c: c.name)
 def test_reference_cases(case):
     case.check()
 
@@ -91,17 +93,6 @@ def test_bad_sizes_are_named():
         C.adapter_param_count("lora", 8, 2)
 
 
-def test_demo_claim_over_seeds(demo_result):
-    gaps = []
-    for seed in (0, 1):
-        m = demo_result(SLUG, seed)["metrics"]
-        assert m["param_ratio_adapter_over_compacter"] >= 5
-        assert m["acc_compacter"] > m["acc_head_only"] + 0.08
-        assert m["acc_compacter"] >= m["acc_adapter"] - 0.06
-        gaps.append(m["acc_gap_adapter_minus_compacter"])
-    assert np.mean(gaps) <= 0.04
-
-
 def test_bottleneck_adapter_identity_and_count():
     a = C.BottleneckAdapter(6, 2, dtype=np.float64, rng=np.random.default_rng(0))
     h = rf.tensor(np.random.default_rng(1).normal(size=(4, 6)))
@@ -117,3 +108,33 @@ def test_insert_after_places_modules_and_shares_the_rest():
     assert len(new) == 4 and new[2] is extra and new[0] is seq[0] and new[3] is seq[2]
     with pytest.raises(ValueError, match="positions"):
         C.insert_after(seq, [5], lambda i, m: extra)
+
+
+def test_shared_rule_starts_at_the_official_scale():
+    """configs/compacter.json: phm_c_init normal with phm_init_range 0.0001."""
+    A = C.PHMRule(4, rng=0).A.data
+    assert 0.5e-4 < A.std() < 2e-4
+
+
+def test_quick_run_counts_match_the_closed_forms(quick_result):
+    r = quick_result(SLUG)
+    params = dict(zip(r.notes["arms"], r.arrays["params"]))
+    assert params["adapter k=16"] == C.adapter_param_count("adapter", 128, 16, 4, layers=2) == 8480
+    assert params["PHM adapter n=4"] == C.adapter_param_count("phm", 128, 16, 4, layers=2) == 2400
+    assert params["Compacter n=4"] == C.adapter_param_count("compacter", 128, 16, 4, layers=2) == 928
+    assert r.premises[0]["present"] and r.smoke
+
+
+def full():
+    assert freshness(SLUG) == "fresh", f"run `refimpl record {SLUG}`"
+    return recorded(SLUG)
+
+
+def test_full_run_compacter_adapts_with_a_ninth_of_the_adapter_parameters():
+    """Recorded, 10 seeds: Compacter clearly beats the head alone; against plain adapters (9× more
+    parameters) the difference is within a few points either way — the interval straddles the one-point
+    margin, so the paper's parity claim is neither confirmed nor refuted here."""
+    by = {c["baseline"]: c for c in full().claims}
+    assert by["head only"]["interval"]["low"] > 0.05
+    parity = by["adapter k=16"]["interval"]
+    assert parity["low"] > -0.06 and parity["high"] > -0.01
