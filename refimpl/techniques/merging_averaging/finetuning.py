@@ -20,11 +20,19 @@ hyperparameter sweep of the soups paper, at toy scale); 20 % of the target train
 the validation set that greedy soups and model selection use.
 Evaluation: in-distribution = rotated test digits (same distribution as fine-tuning); shifted =
 test digits rotated by 40° ± 10° with Gaussian pixel noise (σ = 0.15) — the "distribution shift".
+
+The harness setup (model-soups and model-stock on `refimpl.experiments`)
+------------------------------------------------------------------------
+``few_shot_target(n)`` is digits 5–9 of `tasks.digits_pretrain_finetune` with n training examples per
+class and the rest held out; ``pretrained_probe(hidden, seed)`` is θ_0, pretrained on digits 0–4 and
+linearly probed on the target; ``finetune(hidden, seed, lr=, seed=, noise=)`` fine-tunes θ_0 end to end
+through `refimpl.experiments.train` with the per-batch ``InputNoise`` augmentation (cached).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 from collections import OrderedDict
 
@@ -43,6 +51,10 @@ __all__ = [
     "pretrained",
     "finetune_configs",
     "finetunes",
+    "few_shot_target",
+    "InputNoise",
+    "pretrained_probe",
+    "finetune",
 ]
 
 
@@ -270,3 +282,134 @@ def finetunes(n_models: int, seed: int = 0, quick: bool = False) -> tuple:
     cfgs = finetune_configs(n_models, seed, quick)
     sds = [train_mlp(SIZES, data["x_train"], data["y_train"], c, init_state=theta0) for c in cfgs]
     return theta0, sds, cfgs, data
+
+
+# --- the harness setup of model-soups and model-stock (refimpl.experiments) -------------------------
+# Added for the second pass; the functions above are unchanged.  A few-shot target with a large held-out
+# split, a pretrained-and-linear-probed anchor θ_0 (the "LP initialisation" the soups paper fine-tunes
+# from), and cached fine-tunes through `refimpl.experiments.train` with per-batch input noise.
+def few_shot_target(n_per_class: int = 10):
+    """The fine-tuning task of `tasks.digits_pretrain_finetune` (digits 5–9, labels 0–4) keeping only
+    `n_per_class` training examples per class (fixed, drawn with the tasks' data seed); the rest of its
+    training split joins the validation split, so the held-out set that selects ingredients is large (the
+    soups paper holds out 2 % of ImageNet train).  The test split is unchanged."""
+    from ...experiments import tasks
+
+    return _few_shot_target(int(n_per_class), tasks.DATA_SEED)
+
+
+@functools.cache
+def _few_shot_target(n_per_class: int, data_seed: int):
+    from ...experiments import tasks
+
+    _, full = tasks.digits_pretrain_finetune()
+    counts = np.bincount(full.y_train, minlength=full.num_classes)
+    if not 1 <= n_per_class < counts.min():
+        raise ValueError(
+            f"few_shot_target: `n_per_class` must be in 1..{counts.min() - 1}, got {n_per_class}"
+        )
+    rng = np.random.default_rng(data_seed)
+    keep = np.sort(
+        np.concatenate(
+            [rng.choice(np.flatnonzero(full.y_train == c), n_per_class, replace=False) for c in range(5)]
+        )
+    )
+    rest = np.setdiff1d(np.arange(len(full.y_train)), keep)
+    arrays = (
+        full.x_train[keep],
+        full.y_train[keep],
+        np.concatenate([full.x_val, full.x_train[rest]]),
+        np.concatenate([full.y_val, full.y_train[rest]]),
+        full.x_test,
+        full.y_test,
+    )
+    for a in arrays:
+        a.flags.writeable = False
+    return tasks.Task(
+        f"{full.name}-{n_per_class}shot",
+        *arrays,
+        num_classes=full.num_classes,
+        meta={"n_per_class": n_per_class},
+    )
+
+
+class InputNoise:
+    """A `fit` callback adding Gaussian noise of std `std` to each training batch's inputs (an augmentation:
+    fresh noise every batch, from its own generator).  It writes into the batch array `fit` is about to
+    train on (`state.x`, a fresh copy made by the minibatch indexing)."""
+
+    def __init__(self, std: float, seed: int):
+        if std < 0:
+            raise ValueError(f"InputNoise: `std` must be ≥ 0, got {std}")
+        self.std, self.rng = float(std), np.random.default_rng([int(seed), 31337])
+
+    def on_batch_begin(self, state):
+        if self.std > 0:
+            state.x += (self.std * self.rng.standard_normal(state.x.shape)).astype(state.x.dtype)
+
+
+@functools.cache
+def _pretrained_probe(hidden: int, seed: int, n_per_class: int):
+    from ...experiments import tasks, train
+    from ...nn import MLP
+
+    source, _ = tasks.digits_pretrain_finetune()
+    model = MLP([64, hidden, 5], rng=np.random.default_rng(seed))
+    train(model, source, lr=2e-3, epochs=30, seed=seed)
+    head = [p for name, p in model.named_parameters() if name.startswith("2.")]
+    train(model, few_shot_target(n_per_class), lr=1e-2, epochs=30, seed=seed, params=head)
+    return model.state_dict()
+
+
+def pretrained_probe(hidden: int, seed: int, n_per_class: int = 10) -> OrderedDict:
+    """θ_0: an MLP 64 → `hidden` → 5 pretrained on digits 0–4 (Adam 2e-3, 30 epochs), then its last layer
+    refit on the few-shot target with the body frozen (a linear probe: Adam 1e-2, 30 epochs).  Cached."""
+    return OrderedDict(
+        (k, v.copy()) for k, v in _pretrained_probe(int(hidden), int(seed), int(n_per_class)).items()
+    )
+
+
+@functools.cache
+def _finetune(hidden, pre_seed, n_per_class, lr, seed, noise, epochs, batch_size):
+    from ...experiments import train
+    from ...nn import MLP
+
+    model = MLP([64, hidden, 5], rng=np.random.default_rng(seed))
+    model.load_state_dict(pretrained_probe(hidden, pre_seed, n_per_class))
+    train(
+        model,
+        few_shot_target(n_per_class),
+        lr=lr,
+        epochs=epochs,
+        seed=seed,
+        batch_size=batch_size,
+        callbacks=[InputNoise(noise, seed)],
+    )
+    return model.state_dict()
+
+
+def finetune(
+    hidden: int,
+    pre_seed: int,
+    *,
+    lr: float,
+    seed: int,
+    noise: float = 0.0,
+    epochs: int = 10,
+    batch_size: int = 16,
+    n_per_class: int = 10,
+) -> OrderedDict:
+    """One end-to-end fine-tune of `pretrained_probe(hidden, pre_seed)` on the few-shot target with
+    `refimpl.experiments.train` (Adam at a constant `lr`; `seed` sets the batch order and the input noise
+    of std `noise`).  Cached in-process by its arguments; returns a copy."""
+    sd = _finetune(
+        int(hidden),
+        int(pre_seed),
+        int(n_per_class),
+        float(lr),
+        int(seed),
+        float(noise),
+        int(epochs),
+        int(batch_size),
+    )
+    return OrderedDict((k, v.copy()) for k, v in sd.items())
