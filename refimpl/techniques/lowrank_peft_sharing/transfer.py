@@ -80,14 +80,15 @@ def pretrained(seed: int, epochs: int):
 
 
 def adaptation_run(
-    seed, lr, prepare, *, pre_epochs: int, epochs: int, full: bool = False, callbacks=()
+    seed, lr, prepare, *, pre_epochs: int, epochs: int, full: bool = False, callbacks=(), fit=None
 ) -> dict:
     """One arm, one seed: the pretrained trunk, `prepare(trunk)`, a fresh head, trained on the new task.
     `prepare` attaches weight adapters (the base is then frozen unless `full`) and may return a list of
     extra training callbacks — or it returns a new trunk Module (activation adapters inserted), which
     arrives with its own requires_grad settings.  Returns the new task's val/test metrics,
     "old_task_test_accuracy" (old head, adapted trunk), its value before adaptation and
-    "trainable_trunk_parameters"."""
+    "trainable_trunk_parameters" (counted before training).  `fit(model, trunk, task, lr, epochs, seed,
+    callbacks)` replaces the single `train` call (e.g. a method that restarts its optimizer mid-way)."""
     from ...experiments import split_metrics, train
     from ...nn import Linear, Sequential
     from ...nn.module import Module
@@ -104,9 +105,19 @@ def adaptation_run(
     head = Linear(TRUNK[-1], 5, rng=np.random.default_rng(seed + 2000))
     model = Sequential(trunk, head)
     cbs = list(callbacks) + list(extra or ())
-    train(
-        model, new, lr=lr, epochs=epochs, seed=seed, params=trainable_parameters(trunk, head), callbacks=cbs
-    )
+    trainable = float(count_trainable(trunk))
+    if fit is None:
+        train(
+            model,
+            new,
+            lr=lr,
+            epochs=epochs,
+            seed=seed,
+            params=trainable_parameters(trunk, head),
+            callbacks=cbs,
+        )
+    else:
+        fit(model, trunk, new, lr, epochs, seed, cbs)
     old_head = Linear(TRUNK[-1], 5)
     old_head.load_state_dict(head_state)
     return {
@@ -115,7 +126,7 @@ def adaptation_run(
             "test_accuracy"
         ],
         "old_task_test_accuracy_before": old_before,
-        "trainable_trunk_parameters": float(count_trainable(trunk)),
+        "trainable_trunk_parameters": trainable,
     }
 
 
