@@ -4,14 +4,16 @@ import numpy as np
 import pytest
 
 import refimpl as rf
+from refimpl.experiments import freshness, recorded
 from refimpl.nn import functional as F
 from refimpl.nn import functional_call
 from refimpl.techniques.lowrank_peft_sharing import phnn as P
+from refimpl.techniques.lowrank_peft_sharing.phnn.cases import reference_cases
 
 SLUG = "phnn"
 
 
-@pytest.mark.parametrize("case", P.reference_cases(), ids=lambda c: c.name)
+@pytest.mark.parametrize("case", reference_cases(), ids=lambda c: c.name)
 def test_reference_cases(case):
     case.check()
 
@@ -83,9 +85,24 @@ def test_bad_arguments_are_named():
         P.phc_weight(np.ones((2, 2, 3)), np.ones((2, 1, 1)))
 
 
-def test_demo_claim_over_seeds(demo_result):
-    for seed in (0, 1):
-        m = demo_result(SLUG, seed)["metrics"]
-        assert m["inner_param_ratio_n4"] < 0.3 and m["inner_param_ratio_n2"] < 0.52
-        assert m["acc_phc_n4"] >= m["acc_real"] - 0.05
-        assert m["acc_phc_n2"] >= m["acc_real"] - 0.05
+def test_quick_run_parameter_counts(quick_result):
+    r = quick_result(SLUG)
+    inner = dict(zip(r.notes["arms"], r.arrays["inner_parameters"]))
+    # the PH layers hold about 1/n of the real ones' parameters (plus n³ for the rule and the biases)
+    assert 0.45 < inner["PHC n=2 (w=16)"] / inner["real (w=16)"] < 0.55
+    assert 0.2 < inner["PHC n=4 (w=16)"] / inner["real (w=16)"] < 0.3
+    assert r.smoke
+
+
+def full():
+    assert freshness(SLUG) == "fresh", f"run `refimpl record {SLUG}`"
+    return recorded(SLUG)
+
+
+def test_full_run_phc_keeps_accuracy_with_a_quarter_of_the_inner_parameters():
+    """Recorded, 6 seeds: PHC n=4 stays within two points of the real network (interval above −0.02); against
+    a narrower real network of about its size the difference is not resolved at this scale."""
+    by = {c["baseline"]: c for c in full().claims}
+    assert by["real (w=16)"]["interval"]["low"] > -0.02
+    iv = by["real, narrow (w=8)"]["interval"]
+    assert iv["low"] < 0.05 and iv["high"] > -0.05

@@ -1,10 +1,7 @@
 r"""PHNNs: parameterized hypercomplex convolutions — a convolution kernel as a sum of n Kronecker products,
 with 1/n of the parameters.
 
-Paper: *PHNNs: Lightweight Neural Networks via Parameterized Hypercomplex Convolutions* — Eleonora
-Grassucci, Aston Zhang, Danilo Comminiello, IEEE TNNLS 2022.
-arXiv: 2110.04176
-Official code: github.com/eleGAN23/HyperNets (`layers/ph_layers.py` `PHMConv2d`, `PHMLinear`;
+The paper card (title, authors, arXiv id, verification) is `CATALOG_ENTRY` below.  Official code: github.com/eleGAN23/HyperNets (`layers/ph_layers.py` `PHMConv2d`, `PHMLinear`;
 `image-classification/hypercomplex_layers.py` `PHConv`).
 
 The idea
@@ -29,7 +26,7 @@ numbers could not be re-checked against the text here, so the formula lines belo
 
 What is simplified / deviations
 -------------------------------
-* ResNets/VGGs on CIFAR/SVHN become a small CNN on the 8×8 digits; the stem convolution (1 input channel,
+* ResNets/VGGs on CIFAR/SVHN become a small CNN on the 8×8 digits (`experiment.py`); the stem convolution (1 input channel,
   not divisible by n) and the 10-way classifier stay real-valued, as the paper does for layers whose sizes
   do not split; every other convolution and the hidden fully connected layer are PHC/PHM layers.
 * Initialisation as the official `PHConv`/`PHMLinear`: A and F xavier-uniform over the whole 3-D/5-D tensor
@@ -40,8 +37,6 @@ Verified: official-code — the Kronecker layout (A_i outer, F_i inner on the (o
 kernel axes untouched), sum over i, shapes (n, n, n) and (n, out/n, in/n, k, k), inits, checked against
 `kronecker_product1`/`kronecker_product2` of `PHMConv2d` in eleGAN23/HyperNets; the Hamilton special case
 checked by hand.
-
-Notebook: notebooks/lowrank-peft-sharing/phnn.ipynb
 """
 
 from __future__ import annotations
@@ -50,13 +45,11 @@ import math
 
 import numpy as np
 
-from ...autograd import ops
-from ...autograd.tensor import Tensor
-from ...catalog import ReferenceCase
-from ...nn import functional as F
-from ...nn import init
-from ...nn.module import Module, Parameter
-from ...threads import blas_single_thread
+from ....autograd import ops
+from ....autograd.tensor import Tensor
+from ....nn import functional as F
+from ....nn import init
+from ....nn.module import Module, Parameter
 
 CATALOG_ENTRY = {
     "slug": "phnn",
@@ -205,179 +198,3 @@ class PHLinear(_PHBase):
 
     def extra_repr(self):
         return f"n={self.n}, {self.in_features}→{self.out_features}"
-
-
-# --- the toy experiment ------------------------------------------------------------------------------------
-INNER = (2, 5, 9)  # positions in `make_cnn` of the layers that become PHC/PHM layers
-
-
-def make_cnn(n: int | None, width: int = 16, seed: int = 0):
-    """1×8×8 → conv(1→w) → PH/real conv(w→2w) → pool → PH/real conv(2w→2w) → pool → PH/real linear(8w→4w)
-    → 10.
-    n=None: every layer real-valued."""
-    from ...nn import Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential
-
-    rng = np.random.default_rng(seed)
-
-    def conv(cin, cout):
-        return (
-            Conv2d(cin, cout, 3, padding=1, rng=rng)
-            if n is None
-            else PHConv2d(n, cin, cout, 3, padding=1, rng=rng)
-        )
-
-    def lin(fin, fout):
-        return Linear(fin, fout, rng=rng) if n is None else PHLinear(n, fin, fout, rng=rng)
-
-    w = width
-    return Sequential(
-        Conv2d(1, w, 3, padding=1, rng=rng),
-        ReLU(),
-        conv(w, 2 * w),
-        ReLU(),
-        MaxPool2d(2),
-        conv(2 * w, 2 * w),
-        ReLU(),
-        MaxPool2d(2),
-        Flatten(),
-        lin(8 * w, 4 * w),
-        ReLU(),
-        Linear(4 * w, 10, rng=rng),
-    )
-
-
-def demo(seed: int = 0, quick: bool = False, progress: bool = True) -> dict:
-    """Real CNN vs PHC CNNs (n = 2, 4) vs a narrower real CNN with about the parameters of PHC n = 4, on the
-    10-class digits."""
-    with blas_single_thread():
-        return _demo(seed, quick, progress)
-
-
-def _demo(seed, quick, progress):
-    from ...data import load_digits
-    from ...nn import functional as Fn
-    from ...optim import Adam
-    from ...train import evaluate, fit, progress_bar
-
-    split = load_digits(seed=seed, flatten=False)
-    xtr, xte = split.x_train.reshape(-1, 1, 8, 8), split.x_test.reshape(-1, 1, 8, 8)
-    epochs, batch, lr = (8, 64, 3e-3) if quick else (15, 32, 2e-3)
-    configs = [
-        ("real (w=16)", None, 16),
-        ("PHC n=2 (w=16)", 2, 16),
-        ("PHC n=4 (w=16)", 4, 16),
-        ("real, narrow (w=8)", None, 8),
-    ]
-    rows = []
-    for name, n, w in progress_bar(configs, total=len(configs), desc="models", enabled=progress):
-        model = make_cnn(n, w, seed)
-        fit(
-            model,
-            Fn.cross_entropy,
-            (xtr, split.y_train),
-            Adam(model.parameters(), lr=lr),
-            epochs=epochs,
-            batch_size=batch,
-            seed=seed,
-            progress=False,
-        )
-        inner = sum(p.data.size for i in INNER for p in model[i].parameters())  # the PH-replaceable layers
-        rows.append(
-            {
-                "model": name,
-                "n": n or 1,
-                "params": int(sum(p.data.size for p in model.parameters())),
-                "params_inner_layers": int(inner),
-                "test_acc": evaluate(model, xte, split.y_test)["accuracy"],
-            }
-        )
-    acc = {r["model"]: r["test_acc"] for r in rows}
-    inner = {r["model"]: r["params_inner_layers"] for r in rows}
-    real, p2, p4, narrow = (acc[c[0]] for c in configs)
-    metrics = {
-        "acc_real": real,
-        "acc_phc_n2": p2,
-        "acc_phc_n4": p4,
-        "acc_real_narrow": narrow,
-        "inner_param_ratio_n2": inner["PHC n=2 (w=16)"] / inner["real (w=16)"],
-        "inner_param_ratio_n4": inner["PHC n=4 (w=16)"] / inner["real (w=16)"],
-        "params_real": float(rows[0]["params"]),
-        "params_phc_n4": float(rows[2]["params"]),
-        "params_real_narrow": float(rows[3]["params"]),
-    }
-    holds = bool(metrics["inner_param_ratio_n4"] < 0.3 and p4 >= real - 0.02 and p2 >= real - 0.02)
-    return {
-        "metrics": metrics,
-        "table": rows,
-        "claim": {
-            "statement": (
-                "PHC layers use about 1/n of the parameters (n = 2, 4) and the PHC network keeps the "
-                "real network's accuracy (within 2 points) on the digits."
-            ),
-            "holds": holds,
-        },
-    }
-
-
-def plot(result) -> dict:
-    from ...plotting import pyplot
-
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(6, 3.6))
-    for r in result["table"]:
-        ax.scatter(r["params"], r["test_acc"], s=45)
-        ax.annotate(
-            r["model"], (r["params"], r["test_acc"]), fontsize=8, xytext=(3, 3), textcoords="offset points"
-        )
-    ax.set_xscale("log")
-    ax.set_xlabel("total parameters")
-    ax.set_ylabel("test accuracy (digits)")
-    ax.set_title("PHC networks: accuracy vs parameters")
-    fig.tight_layout()
-    return {"phnn": fig}
-
-
-def reference_cases() -> list:
-    def hamilton_case(Fs):
-        return {"H": phc_weight(hamilton_rule(), Fs).data}
-
-    def count_case(n, out_channels, in_channels, kernel):
-        return {"count": phc_param_count(n, out_channels, in_channels, kernel)}
-
-    def block_case(A, Fs):
-        return {"H": phc_weight(A, Fs).data}
-
-    r, x, y, z = 1.0, 2.0, 3.0, 4.0  # one quaternion weight per channel block (1×1 blocks, 1×1 kernel)
-    Fq = np.array([r, x, y, z]).reshape(4, 1, 1, 1, 1)
-    Hq = np.array([[r, -x, -y, -z], [x, r, -z, y], [y, z, r, -x], [z, -y, x, r]]).reshape(4, 4, 1, 1)
-    # n = 2, F_i of shape (1, 1, 2, 2): block (p, q) of H is Σ_i A_i[p, q] F_i
-    A2 = np.array([[[1.0, 0.0], [0.0, 1.0]], [[0.0, 2.0], [-1.0, 0.0]]])
-    F2 = np.array([[[[1.0, 2.0], [3.0, 4.0]]], [[[0.5, 0.0], [0.0, 0.5]]]]).reshape(2, 1, 1, 2, 2)
-    k1, k2 = F2[0, 0, 0], F2[1, 0, 0]
-    H2 = np.stack([np.stack([k1, 2 * k2]), np.stack([-k2, k1])])
-    return [
-        ReferenceCase(
-            "hamilton_rule_gives_quaternion_conv",
-            {"Fs": Fq},
-            {"H": Hq},
-            hamilton_case,
-            note="by hand: real matrix of left multiplication by r + xi + yj + zk",
-            atol=0,
-        ),
-        ReferenceCase(
-            "n2_kernel_blocks",
-            {"A": A2, "Fs": F2},
-            {"H": H2},
-            block_case,
-            note="by hand: H[p,q] = A_1[p,q]·K1 + A_2[p,q]·K2 with A_1 = I, A_2 = [[0,2],[-1,0]]",
-            atol=0,
-        ),
-        ReferenceCase(
-            "param_count_n4_32x16_k3",
-            {"n": 4, "out_channels": 32, "in_channels": 16, "kernel": 3},
-            {"count": np.array(64 + 32 * 16 * 9 // 4 + 32)},
-            count_case,
-            note="arithmetic: 4³ + 4608/4 + 32 = 64 + 1152 + 32 = 1248 (real conv: 4608 + 32)",
-            atol=0,
-        ),
-    ]
