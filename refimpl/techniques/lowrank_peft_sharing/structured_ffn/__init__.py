@@ -1,10 +1,7 @@
 r"""Structured feed-forward layers: low-rank and block-diagonal(+dense) FFN matrices trained from scratch, and
 self-guided training that starts from a dense path and hands over to the structured one.
 
-Paper: *Building on Efficient Foundations: Effectively Training LLMs with Structured Feedforward Layers* —
-Xiuying Wei, Skander Moalla, Razvan Pascanu, Caglar Gulcehre, NeurIPS 2024.
-arXiv: 2406.16450
-Official code: github.com/CLAIRE-Labo/StructuredFFN (`src/modules/layer/lowrank.py`, `blockdense.py`,
+The paper card (title, authors, arXiv id, verification) is `CATALOG_ENTRY` below.  Official code: github.com/CLAIRE-Labo/StructuredFFN (`src/modules/layer/lowrank.py`, `blockdense.py`,
 `basiclinear.py`, `util.py`; `src/configs/method/*.yaml`,
 `configs/optimization/training/self_guided_training.yaml`).
 
@@ -31,8 +28,9 @@ with $T$ half of the training steps; after $T$ only the structured layer remains
 What is simplified / deviations
 -------------------------------
 * GPT-2 on RefinedWeb becomes refimpl's tiny `CharTransformerLM` (1 block, d_model = 32, d_ff = 128) on the
-  bundled text; both FFN matrices of the block become structured; comparison at (about) equal FFN parameters
-  with a narrower dense FFN.
+  bundled text (`experiment.py`); both FFN matrices of the block become structured; comparison at (about)
+  equal FFN parameters with a narrower dense FFN, and at equal training compute with the structured layer
+  trained longer without the guide.
 * Initialisation as the official code: weights N(0, 1/fan_in) ("xavier" option), then LowRank ← the rank-r SVD
   factors (√S split) of a dense N(0, 1/d_in) matrix and BlockDense ← orthogonalised blocks and L ("ortho").
 * The guide is trained with the other parameters (an `nn.Parameter` in the official code); α follows the
@@ -41,8 +39,6 @@ What is simplified / deviations
 Verified: official-code — the two parametrisations and their shapes, the SVD / orthogonal post-inits, the
 guide's initialisation to the structured product, the mixing α·guide + (1 − α)·structured and the cosine
 decay to 0 at half the steps, read in CLAIRE-Labo/StructuredFFN; equation numbers not checked.
-
-Notebook: notebooks/lowrank-peft-sharing/structured-ffn.ipynb
 """
 
 from __future__ import annotations
@@ -51,12 +47,9 @@ import math
 
 import numpy as np
 
-from ...autograd import ops
-from ...autograd.tensor import Tensor
-from ...catalog import ReferenceCase
-from ...nn import functional as F
-from ...nn.module import Module, Parameter
-from ...threads import blas_single_thread
+from ....autograd import ops
+from ....nn import functional as F
+from ....nn.module import Module, Parameter
 
 CATALOG_ENTRY = {
     "slug": "structured-ffn",
@@ -253,7 +246,7 @@ def make_lm(
     d_ff_narrow: int = 60,
 ):
     """A 1-block CharTransformerLM whose FFN is dense (d_ff 128 or narrow) or structured (d_ff 128)."""
-    from ...nn import CharTransformerLM
+    from ....nn import CharTransformerLM
 
     rng = np.random.default_rng(seed)
     d_ff = d_ff_narrow if kind == "dense-narrow" else D_FF
@@ -276,161 +269,3 @@ def ffn_params(lm) -> int:
     for m in (blk.linear1, blk.linear2):
         total += m.num_structured() if isinstance(m, _Guided) else sum(p.data.size for p in m.parameters())
     return int(total)
-
-
-def train_lm(
-    lm, train_ids, val_ids, steps: int, seed: int, lr: float = 3e-3, block: int = 16, batch: int = 16
-):
-    """Adam on random windows; self-guided layers get α_t with T = steps/2. Returns the final validation
-    loss."""
-    from ...autograd.tensor import no_grad
-    from ...data import random_windows
-    from ...optim import Adam
-
-    guided = [m for m in lm.modules() if isinstance(m, _Guided) and m.guided]
-    opt = Adam(lm.parameters(), lr=lr)
-    for t, (x, y) in enumerate(random_windows(train_ids, block, batch, rng=seed, num_batches=steps)):
-        for m in guided:
-            m.alpha = guide_ratio(t, max(1, steps // 2))
-        opt.zero_grad()
-        lm.loss(x, y).backward()
-        opt.step()
-    for m in guided:
-        m.alpha = 0.0  # after training only the structured path is used
-    lm.eval()
-    with no_grad():
-        losses = [
-            float(lm.loss(x, y).data)
-            for x, y in random_windows(val_ids, block, 64, rng=seed + 99, num_batches=4)
-        ]
-    lm.train()
-    return float(np.mean(losses))
-
-
-def demo(seed: int = 0, quick: bool = False, progress: bool = True) -> dict:
-    """Tiny char LM: dense FFN (d_ff 128), dense narrow (≈ equal FFN parameters), LowRank and BlockDense
-    (d_ff 128,
-    ≈ equal parameters), each structured one with and without self-guided training; validation loss."""
-    with blas_single_thread():
-        return _demo(seed, quick, progress)
-
-
-def _demo(seed, quick, progress):
-    from ...data import char_dataset
-    from ...train import progress_bar
-
-    block = 16
-    train_ids, val_ids, tok = char_dataset(block_size=block)
-    steps = 150 if quick else 800
-    configs = [
-        ("dense d_ff=128", "dense", False),
-        ("dense narrow d_ff=60", "dense-narrow", False),
-        ("LowRank r=12", "lowrank", False),
-        ("LowRank r=12 + self-guided", "lowrank", True),
-        ("BlockDense r=20, b=4", "blockdense", False),
-        ("BlockDense r=20, b=4 + self-guided", "blockdense", True),
-    ]
-    rows = []
-    for name, kind, guided in progress_bar(configs, total=len(configs), desc="FFNs", enabled=progress):
-        lm = make_lm(kind, tok.vocab_size, block, seed, guided)
-        loss = train_lm(lm, train_ids, val_ids, steps, seed, block=block)
-        rows.append({"ffn": name, "ffn_params": ffn_params(lm), "val_loss": loss})
-    by = {r["ffn"]: r for r in rows}
-    metrics = {
-        f"val_loss_{k}": by[n]["val_loss"]
-        for k, n in (
-            ("dense", "dense d_ff=128"),
-            ("narrow", "dense narrow d_ff=60"),
-            ("lowrank", "LowRank r=12"),
-            ("lowrank_sg", "LowRank r=12 + self-guided"),
-            ("blockdense", "BlockDense r=20, b=4"),
-            ("blockdense_sg", "BlockDense r=20, b=4 + self-guided"),
-        )
-    }
-    metrics.update(
-        {
-            "params_dense": float(by["dense d_ff=128"]["ffn_params"]),
-            "params_narrow": float(by["dense narrow d_ff=60"]["ffn_params"]),
-            "params_lowrank": float(by["LowRank r=12"]["ffn_params"]),
-            "params_blockdense": float(by["BlockDense r=20, b=4"]["ffn_params"]),
-        }
-    )
-    holds = bool(
-        metrics["val_loss_lowrank_sg"] < metrics["val_loss_lowrank"]
-        and metrics["val_loss_blockdense_sg"] < metrics["val_loss_blockdense"]
-        and min(metrics["val_loss_lowrank_sg"], metrics["val_loss_blockdense_sg"])
-        <= metrics["val_loss_narrow"]
-    )
-    return {
-        "metrics": metrics,
-        "table": rows,
-        "claim": {
-            "statement": "Self-guided training lowers the loss of both structured FFNs, and a structured FFN "
-            "with self-guided training is at least as good as a dense FFN with the same number of "
-            "parameters.",
-            "holds": holds,
-        },
-    }
-
-
-def plot(result) -> dict:
-    from ...plotting import pyplot
-
-    plt = pyplot()
-    rows = result["table"]
-    fig, ax = plt.subplots(figsize=(6.5, 3.6))
-    for r in rows:
-        ax.scatter(r["ffn_params"], r["val_loss"], s=45)
-        ax.annotate(
-            r["ffn"], (r["ffn_params"], r["val_loss"]), fontsize=7, xytext=(3, 3), textcoords="offset points"
-        )
-    ax.set_xlabel("FFN parameters (weights)")
-    ax.set_ylabel("validation cross-entropy")
-    ax.set_title("tiny char LM: structured FFNs at equal parameters")
-    fig.tight_layout()
-    return {"structured-ffn": fig}
-
-
-def reference_cases() -> list:
-    def bd_case(x, D, L):
-        return {"y": F.linear(blockdiag_apply(Tensor(x), Tensor(D)), Tensor(L)).data}
-
-    def ratio_case(t_max):
-        return {"alpha": np.array([guide_ratio(t, int(t_max)) for t in (0, t_max // 2, t_max, t_max + 5)])}
-
-    def count_case(d_in, d_out, rank, nblocks):
-        return {
-            "lowrank": structured_param_count("lowrank", d_in, d_out, rank),
-            "blockdense": structured_param_count("blockdense", d_in, d_out, rank, nblocks),
-        }
-
-    x = np.array([[1.0, 2.0, 3.0, 4.0]])
-    D = np.array([[[1.0, 1.0]], [[1.0, -1.0]]])  # two 1×2 blocks
-    L = np.array([[1.0, 0.0], [0.0, 2.0], [1.0, 1.0]])
-    # blockdiag: [1+2, 3−4] = [3, −1];  L·[3, −1] = [3, −2, 2]
-    return [
-        ReferenceCase(
-            "blockdense_by_hand",
-            {"x": x, "D": D, "L": L},
-            {"y": np.array([[3.0, -2.0, 2.0]])},
-            bd_case,
-            note="by hand: block sums x1+x2 = 3 and x3−x4 = −1, then L",
-            atol=1e-12,
-        ),
-        ReferenceCase(
-            "cosine_guide_ratio",
-            {"t_max": 10},
-            {"alpha": np.array([1.0, 0.5, 0.0, 0.0])},
-            ratio_case,
-            note="closed form: ½(1 + cos(π t/T)) at t = 0, T/2, T; 0 afterwards",
-            atol=1e-12,
-        ),
-        ReferenceCase(
-            "param_counts_32_128",
-            {"d_in": 32, "d_out": 128, "rank": 20, "nblocks": 4},
-            {"lowrank": np.array(20 * 160), "blockdense": np.array(20 * 8 + 128 * 20)},
-            count_case,
-            note="arithmetic: 20·(32+128) = 3200; 20·32/4 + 128·20 = 160 + 2560 = 2720",
-            atol=0,
-        ),
-    ]
