@@ -1,9 +1,6 @@
 r"""Permutation weight matching, the loss barrier, and why matching works (singular vectors).
 
-Paper: *Analysis of Linear Mode Connectivity via Permutation-Based Weight Matching: With Insights into
-Other Permutation Search Methods* — Akira Ito, Masanori Yamada, Atsutoshi Kumagai, ICLR 2025.
-arXiv: 2402.04051
-The matching algorithm is Ainsworth, Hayase & Srinivasa, *Git Re-Basin* (ICLR 2023, arXiv 2209.04836);
+The paper card (title, authors, arXiv id, verification) is `CATALOG_ENTRY` below.  The matching algorithm is Ainsworth, Hayase & Srinivasa, *Git Re-Basin* (ICLR 2023, arXiv 2209.04836);
 official code github.com/samuela/git-re-basin (`src/weight_matching.py`).
 
 The idea
@@ -24,6 +21,17 @@ $$ P_l = \arg\max_{P}\ \langle P,\; C_l\rangle_F,\qquad
 
 a linear assignment problem (`scipy.optimize.linear_sum_assignment`).  Layers are visited in a random
 order each sweep; the sweeps stop when no P_l changes the objective.
+
+**The other permutation searches** (Git Re-Basin, Sec. 3.1 and 3.3; the paper's "other methods"):
+
+* *Activation matching* (AM): run A and B on the same inputs and, per hidden layer, match the units whose
+  activations agree, $P_l = \arg\max_P \langle P, Z^A_l{}^\top Z^B_l\rangle_F$ with $Z_l$ the (samples × units)
+  activations — one assignment per layer, no coordinate descent (the activations of B's layer do not depend
+  on how its earlier layers are ordered).
+* *Straight-through estimator* (STE): learn a proxy $\tilde\theta$ (started at θ_A) whose projection
+  $\pi(\theta_B) = \mathrm{WM}(\tilde\theta, \theta_B)$ makes the midpoint good: the loss of
+  $\tfrac12(\theta_A + \pi(\theta_B))$ on training batches, differentiated as if $\pi(\theta_B)$ were
+  $\tilde\theta$ (forward with the projection, backward through the identity).
 
 **The analysis (Ito et al.).**  (i) WM reduces ‖θ_A − π(θ_B)‖ only modestly — LMC is not explained
 by the models becoming close.  (ii) A permutation changes the singular *vectors* of every weight matrix
@@ -49,8 +57,6 @@ Verified: reconstructed — the WM algorithm (cost matrix from all tensors touch
 permutations applied, LAP with maximisation, random layer order, stop when no improvement) was checked
 against `src/weight_matching.py` of samuela/git-re-basin; the analysis quantities follow the text of
 Ito et al. (abstract, Sections 3–4) but their formulas are our reconstruction.
-
-Notebook: notebooks/merging-averaging/weight-matching-lmc.ipynb
 """
 
 from __future__ import annotations
@@ -59,17 +65,8 @@ from collections import OrderedDict
 
 import numpy as np
 
-from ...autograd.tensor import Tensor
-from ...catalog import ReferenceCase
-from .state import (
-    check_compatible,
-    check_state,
-    evaluate_state,
-    interpolate,
-    interpolation_curve,
-    linear_layers,
-    loss_barrier,
-)
+from ....autograd.tensor import Tensor
+from ..state import check_compatible, check_state, linear_layers
 
 CATALOG_ENTRY = {
     "slug": "weight-matching-lmc",
@@ -270,155 +267,62 @@ def layer_alignment(sd_a, sd_b, k: int) -> list:
     return rows
 
 
-def demo(seed: int = 0, quick: bool = False, progress: bool = True) -> dict:
-    """Two MLPs from different seeds on digits: barrier, distance and singular alignment before/after WM."""
-    from ...data import load_digits
-    from .finetuning import TrainConfig, train_mlp
-
-    split = load_digits(seed=seed)
-    sizes = (64, 128, 128, 10)
-    epochs = 10 if quick else 25
-    cfg = lambda s: TrainConfig(lr=0.05, epochs=epochs, batch_size=32, optimizer="sgd", momentum=0.9, seed=s)  # noqa: E731
-    sd_a = train_mlp(sizes, split.x_train, split.y_train, cfg(2000 + 2 * seed))
-    sd_b = train_mlp(sizes, split.x_train, split.y_train, cfg(2001 + 2 * seed))
-    perms = weight_matching(sd_a, sd_b, seed=seed)
-    sd_bp = permute_state(sd_b, perms)
-    num = 11 if quick else 21
-    rows, curves = [], {}
-    for name, other in (("naive", sd_b), ("weight matching", sd_bp)):
-        c_train = interpolation_curve(sd_a, other, split.x_train, split.y_train, num)
-        c_test = interpolation_curve(sd_a, other, split.x_test, split.y_test, num)
-        curves[name] = {"train": c_train, "test": c_test}
-        mid = evaluate_state(interpolate(sd_a, other, 0.5), split.x_test, split.y_test)
-        rows.append(
-            {
-                "path": name,
-                "train_barrier": loss_barrier(c_train["loss"], c_train["lambdas"]),
-                "test_barrier": loss_barrier(c_test["loss"], c_test["lambdas"]),
-                "midpoint_test_acc": mid["accuracy"],
-                "L2_distance": distance(sd_a, other),
-            }
-        )
-    k = 8
-    align_before = layer_alignment(sd_a, sd_b, k)
-    align_after = layer_alignment(sd_a, sd_bp, k)
-    layers = [
-        {
-            "layer": x["layer"],
-            "top8 before": x["top_k"],
-            "top8 after": y["top_k"],
-            "bottom8 before": x["bottom_k"],
-            "bottom8 after": y["bottom_k"],
-        }
-        for x, y in zip(align_before, align_after)
-    ]
-    hidden = layers[:-1]  # the output layer has rank 10, so its "bottom 8" is nearly everything
-    top_gain = float(np.mean([r["top8 after"] - r["top8 before"] for r in hidden]))
-    bottom_gain = float(np.mean([r["bottom8 after"] - r["bottom8 before"] for r in hidden]))
-    acc_a = evaluate_state(sd_a, split.x_test, split.y_test)["accuracy"]
-    acc_b = evaluate_state(sd_b, split.x_test, split.y_test)["accuracy"]
-    ratio = rows[1]["L2_distance"] / rows[0]["L2_distance"]
-    metrics = {
-        "test_acc_a": acc_a,
-        "test_acc_b": acc_b,
-        "barrier_naive": rows[0]["test_barrier"],
-        "barrier_matched": rows[1]["test_barrier"],
-        "train_barrier_naive": rows[0]["train_barrier"],
-        "train_barrier_matched": rows[1]["train_barrier"],
-        "midpoint_acc_naive": rows[0]["midpoint_test_acc"],
-        "midpoint_acc_matched": rows[1]["midpoint_test_acc"],
-        "distance_ratio": ratio,
-        "top8_alignment_gain": top_gain,
-        "bottom8_alignment_gain": bottom_gain,
-    }
-    holds = bool(
-        rows[1]["test_barrier"] < 0.5 * rows[0]["test_barrier"] and ratio > 0.5 and top_gain > bottom_gain
-    )
-    return {
-        "metrics": metrics,
-        "table": rows,
-        "layers": layers,
-        "curves": curves,
-        "claim": {
-            "statement": "Weight matching cuts the loss barrier by more than half while the L2 distance "
-            "shrinks by less than half; in the hidden layers it aligns the singular vectors of "
-            "the 8 largest singular values more than those of the 8 smallest.",
-            "holds": holds,
-        },
-    }
+def hidden_activations(sd, x) -> list:
+    """Post-ReLU activations (samples × units) of every hidden layer of the MLP `sd` on inputs x."""
+    sd = check_state(sd, "sd")
+    h = np.asarray(x, dtype=np.float64)
+    out = []
+    layers = linear_layers(sd)
+    for i, (wk, bk) in enumerate(layers):
+        h = h @ sd[wk].T.astype(np.float64) + (0.0 if bk is None else sd[bk])
+        if i < len(layers) - 1:
+            h = np.maximum(h, 0.0)
+            out.append(h)
+    return out
 
 
-def plot(result) -> dict:
-    from ...plotting import pyplot
+def activation_matching(sd_a, sd_b, x) -> dict:
+    """Permutations of B's hidden units that match A's by activations on x: per hidden layer l,
+    P_l = LAP(Z_Aᵀ Z_B, maximize) (Git Re-Basin Sec. 3.1)."""
+    from scipy.optimize import linear_sum_assignment
 
-    plt = pyplot()
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.6))
-    for name, c in result["curves"].items():
-        ax1.plot(c["test"]["lambdas"], c["test"]["loss"], marker="o", label=f"{name} (test)")
-        ax1.plot(c["train"]["lambdas"], c["train"]["loss"], ls="--", label=f"{name} (train)")
-    ax1.set_xlabel("λ  ((1−λ)θ_A + λ π(θ_B))")
-    ax1.set_ylabel("loss")
-    ax1.legend(fontsize=8)
-    ax1.set_title("loss along the straight path")
-    layers = result["layers"]
-    x = np.arange(len(layers))
-    for j, (key, col) in enumerate(
-        [
-            ("top8 before", "tab:gray"),
-            ("top8 after", "tab:blue"),
-            ("bottom8 before", "lightgray"),
-            ("bottom8 after", "tab:orange"),
-        ]
-    ):
-        ax2.bar(x + (j - 1.5) * 0.2, [r[key] for r in layers], width=0.2, color=col, label=key)
-    ax2.set_xticks(x, [r["layer"] for r in layers])
-    ax2.set_ylabel("singular-vector alignment")
-    ax2.legend(fontsize=8)
-    fig.tight_layout()
-    return {"weight-matching-lmc": fig}
+    a, b = check_compatible([sd_a, sd_b], "[sd_a, sd_b]")
+    perms = {}
+    for i, (za, zb) in enumerate(zip(hidden_activations(a, x), hidden_activations(b, x))):
+        perms[f"P_{i}"] = linear_sum_assignment(za.T @ zb, maximize=True)[1]  # C[i, j] = Σ_n a_ni b_nj
+    return perms
 
 
-def reference_cases() -> list:
-    def match_one_layer(w_a, w_b):
-        a = OrderedDict([("0.weight", np.asarray(w_a)), ("2.weight", np.zeros((1, 3)))])
-        b = OrderedDict([("0.weight", np.asarray(w_b)), ("2.weight", np.zeros((1, 3)))])
-        return {"perm": weight_matching(a, b)["P_0"]}
+def ste_matching(sd_a, sd_b, x, y, *, lr: float, steps: int, batch_size: int = 64, seed: int = 0) -> dict:
+    """Straight-through permutation search (Git Re-Basin Alg. 2): a proxy θ̃ (from θ_A) is trained so that
+    the midpoint ½(θ_A + π(θ_B)), π(θ_B) the weight-matching projection of θ_B onto θ̃, has a low loss on
+    (x, y); the gradient reaches θ̃ as if π(θ_B) were θ̃.  Returns the permutations of the last projection."""
+    from ....autograd import ops
+    from ....autograd.tensor import no_grad
+    from ....nn import functional as F
+    from ....optim import Adam
 
-    # A's hidden units (rows) are B's rows 2, 0, 1 → perm = [2, 0, 1]
-    w_b = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
-    w_a = w_b[[2, 0, 1]] + 0.01
-
-    def lap(cost):
-        from scipy.optimize import linear_sum_assignment
-
-        return {"cols": linear_sum_assignment(np.asarray(cost), maximize=True)[1]}
-
-    def align(w_a, w_b, k):
-        return {"top": np.array(singular_alignment(w_a, w_b, k, "top"))}
-
-    return [
-        ReferenceCase(
-            "recover_planted_permutation",
-            {"w_a": w_a, "w_b": w_b},
-            {"perm": np.array([2, 0, 1])},
-            match_one_layer,
-            note="by construction: A's rows are B's rows [2, 0, 1] plus 0.01",
-            atol=0,
-        ),
-        ReferenceCase(
-            "assignment_3x3",
-            {"cost": [[4.0, 1.0, 3.0], [2.0, 0.0, 5.0], [3.0, 2.0, 2.0]]},
-            {"cols": np.array([0, 2, 1])},
-            lap,
-            note="brute force over the 6 permutations: 4+5+2 = 11 is the maximum",
-            atol=0,
-        ),
-        ReferenceCase(
-            "alignment_identical_and_diag",
-            {"w_a": [[3.0, 0.0], [0.0, 1.0]], "w_b": [[0.0, 1.0], [3.0, 0.0]], "k": 1},
-            {"top": np.array(0.0)},
-            align,
-            note="by hand: top singular pair of A is (e1, e1); of B (e2, e1) after a row swap → ⟨e1,e2⟩ = 0",
-            atol=1e-12,
-        ),
-    ]
+    a, b = check_compatible([sd_a, sd_b], "[sd_a, sd_b]")
+    a = OrderedDict((k, v.astype(np.float64)) for k, v in a.items())
+    proxy = OrderedDict((k, Tensor(v.copy(), requires_grad=True)) for k, v in a.items())
+    opt = Adam(list(proxy.values()), lr=lr)
+    rng = np.random.default_rng(seed)
+    layers = linear_layers(a)
+    perms = None
+    for _ in range(int(steps)):
+        with no_grad():
+            perms = weight_matching({k: t.data for k, t in proxy.items()}, b, seed=seed, init_perms=perms)
+        proj = permute_state(b, perms)
+        idx = rng.choice(len(x), size=min(batch_size, len(x)), replace=False)
+        h = Tensor(np.asarray(x[idx], dtype=np.float64))
+        # ½(θ_A + proj), the projection's gradient sent to the proxy (straight through)
+        mid = {k: ops.mul(ops.add(a[k], proxy[k] + (proj[k] - proxy[k].data)), 0.5) for k in proxy}
+        for i, (wk, bk) in enumerate(layers):
+            h = F.linear(h, mid[wk], None if bk is None else mid[bk])
+            if i < len(layers) - 1:
+                h = F.relu(h)
+        opt.zero_grad()
+        F.cross_entropy(h, np.asarray(y[idx])).backward()
+        opt.step()
+    with no_grad():
+        return weight_matching({k: t.data for k, t in proxy.items()}, b, seed=seed, init_perms=perms)
