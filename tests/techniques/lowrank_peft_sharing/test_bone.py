@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 import refimpl as rf
+from refimpl.experiments import freshness, recorded
 from refimpl.nn import Linear, Sequential
 from refimpl.techniques.lowrank_peft_sharing import adapters as Bse
-from refimpl.experiments import freshness, recorded
 from refimpl.techniques.lowrank_peft_sharing import bone as BN
 from refimpl.techniques.lowrank_peft_sharing.bone.cases import reference_cases
 

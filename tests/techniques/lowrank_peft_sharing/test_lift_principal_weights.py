@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 import refimpl as rf
+from refimpl.experiments import freshness, recorded
 from refimpl.nn import Linear, ReLU, Sequential
 from refimpl.optim import Adam
 from refimpl.techniques.lowrank_peft_sharing import adapters as B
-from refimpl.experiments import freshness, recorded
 from refimpl.techniques.lowrank_peft_sharing import lift_principal_weights as L
 from refimpl.techniques.lowrank_peft_sharing.lift_principal_weights.cases import reference_cases
 

@@ -1,23 +1,22 @@
-"""The lowrank-peft-sharing family's pretrain → adapt pipeline: the two digit tasks, the pipeline itself."""
+"""The lowrank-peft-sharing family's pretrain → adapt pipeline: the shifted task, the shared pretrained
+trunk, and one adaptation run."""
 
 import numpy as np
-import pytest
 
+from refimpl.experiments import tasks
 from refimpl.techniques.lowrank_peft_sharing import transfer as T
 
 
-def test_digit_tasks_labels_and_mirror():
-    t = T.digit_tasks(0, "5-9")
-    m = T.digit_tasks(0, "5-9 mirrored")
-    for s in (t.a, t.b):
-        assert set(np.unique(s.y_train)) == set(range(5))
-    np.testing.assert_array_equal(m.b.x_train.reshape(-1, 8, 8), t.b.x_train.reshape(-1, 8, 8)[:, :, ::-1])
-    with pytest.raises(ValueError, match="new_task"):
-        T.digit_tasks(0, "rotated")
+def test_shifted_digits_are_the_classes_relabelled_and_mirrored():
+    old, new = T.shifted_digits()
+    plain = tasks.digits(classes=(5, 6, 7, 8, 9))
+    assert set(np.unique(old.y_train)) == set(np.unique(new.y_train)) == set(range(5))
+    np.testing.assert_array_equal(new.x_test.reshape(-1, 8, 8), plain.x_test.reshape(-1, 8, 8)[:, :, ::-1])
+    np.testing.assert_array_equal(new.y_test, plain.y_test)
 
 
-def test_pipeline_head_only_keeps_old_task_exactly():
-    base = T.pretrain(0, epochs=2)
-    r = T.adapt(base, lambda bb: bb.requires_grad_(False), epochs=1)
-    assert r["trainable_trunk"] == 0 and r["trainable"] == 128 * 5 + 5
-    assert r["acc_old"] == base.acc_a
+def test_head_only_run_keeps_the_old_task_exactly_and_counts_nothing():
+    r = T.adaptation_run(0, 1e-3, None, pre_epochs=2, epochs=1)
+    assert r["trainable_trunk_parameters"] == 0
+    assert r["old_task_test_accuracy"] == r["old_task_test_accuracy_before"]  # frozen trunk, untouched head
+    assert 0 <= r["test_accuracy"] <= 1 and "val_accuracy" in r

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ....experiments import Claim, Method, Premise, compare, experiment, finish
+from ....experiments import Claim, Method, compare, experiment, finish
 from ..adapters import LoRA, attach
-from ..transfer import adaptation_run
+from ..transfer import adaptation_run, needs_trunk_premise
 from . import Bat, Bone, MissMini
 
 SLUG = "bone"
@@ -55,13 +55,7 @@ def run(quick, seeds, progress):
     comparison = compare(
         [_arm(n, quick) for n in ARMS], seeds, select="val_accuracy", quick=quick, progress=progress
     )
-    premise = Premise(
-        "the shifted task needs the trunk: full fine-tuning beats training the head alone by over two points",
-        metric="test_accuracy",
-        method="full FT",
-        baseline="head only",
-        threshold=0.02,
-    )
+    premise = needs_trunk_premise()
     claims = [
         Claim(
             f"Bone outperforms LoRA at a similar parameter count (Bone r={R} vs LoRA r=4)",

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ....experiments import Claim, Method, Premise, compare, experiment, finish
+from ....experiments import Claim, Method, compare, experiment, finish
 from ..adapters import LoRA, attach
-from ..transfer import adaptation_run
+from ..transfer import adaptation_run, needs_trunk_premise
 from . import BottleneckAdapter, CompacterAdapter, PHMRule, insert_after
 
 SLUG = "compacter"
@@ -76,13 +76,7 @@ def run(quick, seeds, progress):
     comparison = compare(
         [_arm(n, quick) for n in ARMS], seeds, select="val_accuracy", quick=quick, progress=progress
     )
-    premise = Premise(
-        "the shifted task needs the trunk: full fine-tuning beats training the head alone by over two points",
-        metric="test_accuracy",
-        method="full FT",
-        baseline="head only",
-        threshold=0.02,
-    )
+    premise = needs_trunk_premise()
     claims = [
         Claim(
             "Compacter reaches plain adapters' accuracy (within one point) with far fewer trainable parameters",

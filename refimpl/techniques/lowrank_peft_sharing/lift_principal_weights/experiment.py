@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ....experiments import Claim, Method, Premise, compare, experiment, finish
+from ....experiments import Claim, Method, compare, experiment, finish
 from ..adapters import LoRA, attach
-from ..transfer import adaptation_run
+from ..transfer import adaptation_run, needs_trunk_premise
 from . import attach_sparse, refresh_masks
 
 SLUG = "lift-principal-weights"
@@ -78,13 +78,7 @@ def run(quick, seeds, progress):
     comparison = compare(
         [_arm(n, quick) for n in ARMS], seeds, select="val_accuracy", quick=quick, progress=progress
     )
-    premise = Premise(
-        "the shifted task needs the trunk: full fine-tuning beats training the head alone by over two points",
-        metric="test_accuracy",
-        method="full FT",
-        baseline="head only",
-        threshold=0.02,
-    )
+    premise = needs_trunk_premise()
     claims = [
         Claim("Principal weights beat a random mask of the same size", "test_accuracy", "LIFT", "random"),
         Claim(

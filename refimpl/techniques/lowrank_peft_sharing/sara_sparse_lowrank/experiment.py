@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ....experiments import Claim, Method, Premise, compare, experiment, finish, train
+from ....experiments import Claim, Method, compare, experiment, finish, train
 from ....nn import functional as F
 from ..adapters import LoRA, adapters_of, attach, trainable_parameters
 from ..lift_principal_weights import SparseDelta, select_mask
-from ..transfer import adaptation_run
+from ..transfer import adaptation_run, needs_trunk_premise
 from . import attach_sara, progressive_reselect, rank_penalty
 
 SLUG = "sara-sparse-lowrank"
@@ -122,13 +122,7 @@ def run(quick, seeds, progress):
     comparison = compare(
         [_arm(n, quick) for n in ARMS], seeds, select="val_accuracy", quick=quick, progress=progress
     )
-    premise = Premise(
-        "the shifted task needs the trunk: full fine-tuning beats training the head alone by over two points",
-        metric="test_accuracy",
-        method="full FT",
-        baseline="head only",
-        threshold=0.02,
-    )
+    premise = needs_trunk_premise()
     claims = [
         Claim(
             "SaRA beats LoRA at a similar parameter count (2457 vs LoRA r=5's 2240)",
