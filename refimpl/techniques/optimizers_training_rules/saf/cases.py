@@ -1,5 +1,5 @@
 """Reference cases of SAF (the KL, the trajectory loss and its gradient, the memory bank) and of the SAM
-step it replaces, worked by hand."""
+step it replaces, worked by hand; medium-size random cases computed by explicit loops and closed forms."""
 
 from __future__ import annotations
 
@@ -51,8 +51,70 @@ def _sam(w, curvature, rho):
     return {"g_sam": g.ravel()}
 
 
+def _softmax_rows(z):
+    out = []
+    for row in z:
+        top = max(row)
+        e = [np.exp(v - top) for v in row]
+        out.append([v / sum(e) for v in e])
+    return np.array(out)
+
+
+def _kl_rows(p, q):
+    return np.array([sum(pc * np.log(pc / qc) for pc, qc in zip(pr, qr) if pc > 0) for pr, qr in zip(p, q)])
+
+
 def reference_cases() -> list:
     e = 0.5 / np.sqrt(17.0)
+    rng = np.random.default_rng(2214)
+    rp = _softmax_rows(rng.normal(0.0, 1.5, size=(12, 10)))
+    rq = _softmax_rows(rng.normal(0.0, 1.5, size=(12, 10)))
+    logits = rng.normal(0.0, 2.0, size=(12, 10))
+    past = logits + rng.normal(0.0, 1.0, size=(12, 10))  # the logits of E epochs ago, nearby
+    p_old, q_now = _softmax_rows(past / 2.0), _softmax_rows(logits / 2.0)
+    sw, sc = rng.normal(0.0, 1.0, size=16), rng.uniform(0.1, 3.0, size=16)
+    sg = sc * sw
+    random_cases = [
+        ReferenceCase(
+            "random_kl_12x10",
+            {"p": rp, "q": rq},
+            {"kl": _kl_rows(rp, rq)},
+            _kl,
+            function=f"{_PATH}.kl_divergence",
+            note="explicit sums per row: KL = Σ_c p_c ln(p_c/q_c); p, q softmax of N(0, 1.5²) logits (seed 2214)",
+            atol=1e-12,
+            rtol=1e-10,
+            atol32=1e-5,
+            rtol32=1e-4,
+        ),
+        ReferenceCase(
+            "random_trajectory_loss_12x10_tau2",
+            {"logits": logits, "past": past, "tau": 2.0},
+            {"loss": 4.0 * float(np.mean(_kl_rows(p_old, q_now))), "grad": 2.0 * (q_now - p_old) / 12},
+            _trajectory,
+            function=f"{_PATH}.trajectory_loss",
+            note="closed form: p = softmax(past/τ), q = softmax(logits/τ) row by row; loss = τ²·mean_i KL(p_i ‖ q_i); "
+            "gradient w.r.t. the logits τ(q − p)/N (N = 12, τ = 2) (logits ~ N(0, 2²), past = logits + N(0, 1), "
+            "seed 2214)",
+            atol=1e-12,
+            rtol=1e-10,
+            atol32=1e-5,
+            rtol32=1e-4,
+        ),
+        ReferenceCase(
+            "random_sam_gradient_diagonal_quadratic_16",
+            {"w": sw, "curvature": sc, "rho": 0.05},
+            {"g_sam": sc * (sw + 0.05 * sg / np.sqrt(np.sum(sg**2)))},
+            _sam,
+            function=f"{_PATH}.sam_gradient",
+            note="closed form for L = ½ Σ_k c_k w_k²: g = c ⊙ w, ε̂ = ρ g/‖g‖, g_SAM = c ⊙ (w + ε̂) (ρ = 0.05; w ~ N(0, 1), "
+            "c ~ U(0.1, 3), seed 2214)",
+            atol=1e-12,
+            rtol=1e-10,
+            atol32=1e-5,
+            rtol32=1e-4,
+        ),
+    ]
     return [
         ReferenceCase(
             "kl_hand",
@@ -96,4 +158,4 @@ def reference_cases() -> list:
             "g_SAM = [w₁+ε₁, 4(w₂+ε₂)] = [1 + 0.5/√17, 4(1 + 2/√17)].",
             atol=1e-12,
         ),
-    ]
+    ] + random_cases

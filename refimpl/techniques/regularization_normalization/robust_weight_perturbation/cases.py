@@ -1,5 +1,5 @@
 """Reference cases of robust weight perturbation, worked by hand on a one-layer model and on the
-two rescalings."""
+two rescalings; medium-size random cases computed with the cross-entropy gradient written out."""
 
 from __future__ import annotations
 
@@ -9,6 +9,28 @@ from ....catalog import ReferenceCase
 from . import awp_perturbation, global_rescale, layerwise_rescale, lsc_mask, rwp_perturbation
 
 _PKG = "refimpl.techniques.regularization_normalization.robust_weight_perturbation"
+
+
+def _rwp_by_hand(w, x, y, gamma, c_min, steps, eta):
+    """RWP on one bias-free linear layer, the gradient of the masked mean cross-entropy written out
+    (independent of the code under test): at W_k = W + γ v_k, ℓ_i = logsumexp(W_k x_i) − (W_k x_i)_{y_i},
+    m_i = 1[ℓ_i < c_min], ∇ = (1/n) Σ_i m_i (softmax(W_k x_i) − e_{y_i}) x_iᵀ; d += η ∇; v = ‖W‖/‖d‖ · d."""
+    n = len(y)
+    d, v = np.zeros_like(w), np.zeros_like(w)
+    for _ in range(steps):
+        wk = w + gamma * v
+        g = np.zeros_like(w)
+        for i in range(n):
+            z = [float(sum(wk[o, j] * x[i, j] for j in range(w.shape[1]))) for o in range(w.shape[0])]
+            top = max(z)
+            e = [np.exp(zo - top) for zo in z]
+            loss = top + np.log(sum(e)) - z[y[i]]
+            if loss < c_min:
+                for o in range(w.shape[0]):
+                    g[o] += ((e[o] / sum(e)) - (o == y[i])) * x[i] / n
+        d = d + eta * g
+        v = np.sqrt(np.sum(w**2)) / np.sqrt(np.sum(d**2)) * d
+    return v
 
 
 def reference_cases() -> list:
@@ -28,10 +50,70 @@ def reference_cases() -> list:
         g, lw = global_rescale(d, w), layerwise_rescale(d, w)
         return {"global_1": g[0], "global_2": g[1], "layer_1": lw[0], "layer_2": lw[1]}
 
+    def rwp_layer(w, x, y, gamma, c_min, steps, eta):
+        from ....nn.layers.linear import Linear
+
+        w = np.asarray(w, dtype=np.float64)
+        lin = Linear(w.shape[1], w.shape[0], bias=False, dtype=np.float64)
+        lin.weight.data[...] = w
+        v = rwp_perturbation(
+            lin,
+            np.asarray(x, dtype=np.float64),
+            np.asarray(y),
+            gamma=float(gamma),
+            c_min=float(c_min),
+            steps=int(steps),
+            eta=float(eta),
+        )
+        return {"v": v[0]}
+
     def mask(losses, c_min):
         return {"mask": lsc_mask(np.asarray(losses, dtype=np.float64), float(c_min))}
 
     e = np.e
+    rng = np.random.default_rng(2209)
+    rw = rng.normal(0.0, 0.5, size=(4, 8))
+    rx = rng.normal(0.0, 1.0, size=(12, 8))
+    ry = rng.integers(0, 4, size=12)
+    rwp_in = {"w": rw, "x": rx, "y": ry, "gamma": 0.5, "c_min": 1.7, "steps": 2, "eta": 0.01}
+    d1, d2 = rng.normal(0.0, 1.0, size=(8, 16)), rng.normal(0.0, 0.1, size=16)
+    w1, w2 = rng.normal(0.0, 0.3, size=(8, 16)), rng.normal(0.0, 1.0, size=16)
+    norm = np.sqrt(np.sum(w1**2) + np.sum(w2**2)) / np.sqrt(np.sum(d1**2) + np.sum(d2**2))
+    random_cases = [
+        ReferenceCase(
+            "random_4x8_batch12_two_steps",
+            rwp_in,
+            {"v": _rwp_by_hand(rw, rx, ry, 0.5, 1.7, 2, 0.01)},
+            rwp_layer,
+            function=f"{_PKG}.rwp_perturbation",
+            note="written out: two ascent steps on one bias-free 8→4 linear layer; at W + γv the per-sample "
+            "CE ℓ_i = logsumexp(z_i) − z_{i,y_i}, mask 1[ℓ_i < 1.7] recomputed at each step, gradient "
+            "(1/12) Σ_i m_i (softmax(z_i) − e_{y_i}) x_iᵀ; d accumulates η·gradient, v = ‖W‖/‖d‖·d "
+            "(γ = 0.5, η = 0.01; W ~ N(0, 0.5²), x ~ N(0, 1), seed 2209; no ℓ_i within 1e-3 of c_min)",
+            atol=1e-10,
+            rtol=1e-10,
+            atol32=1e-5,
+            rtol32=1e-4,
+        ),
+        ReferenceCase(
+            "random_global_vs_layerwise_8x16_and_16",
+            {"d1": d1, "d2": d2, "w1": w1, "w2": w2},
+            {
+                "global_1": norm * d1,
+                "global_2": norm * d2,
+                "layer_1": np.sqrt(np.sum(w1**2)) / np.sqrt(np.sum(d1**2)) * d1,
+                "layer_2": np.sqrt(np.sum(w2**2)) / np.sqrt(np.sum(d2**2)) * d2,
+            },
+            rescale,
+            function=f"{_PKG}.global_rescale",
+            note="closed form: global v = √(Σ w²)/√(Σ d²)·d with both sums over the two layers; per layer "
+            "v_l = ‖w_l‖/‖d_l‖·d_l (d1 ~ N(0, 1), d2 ~ N(0, 0.1²), w1 ~ N(0, 0.3²), w2 ~ N(0, 1), seed 2209)",
+            atol=1e-12,
+            rtol=1e-12,
+            atol32=1e-6,
+            rtol32=1e-5,
+        ),
+    ]
     return [
         ReferenceCase(
             "all_samples_pass",
@@ -77,4 +159,4 @@ def reference_cases() -> list:
             note="by hand: 1[ℓ < 1.7]; a loss equal to c_min does not pass (official `loss < LSC_loss`)",
             atol=0.0,
         ),
-    ]
+    ] + random_cases

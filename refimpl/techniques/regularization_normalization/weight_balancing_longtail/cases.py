@@ -1,4 +1,5 @@
-"""Reference cases of weight balancing and the one-stage method, worked by hand."""
+"""Reference cases of weight balancing and the one-stage method, worked by hand, and medium-size random
+cases computed by explicit loops."""
 
 from __future__ import annotations
 
@@ -17,6 +18,30 @@ from . import (
 )
 
 _PKG = "refimpl.techniques.regularization_normalization.weight_balancing_longtail"
+
+
+def _fdr_by_loops(h, y):
+    """tr(S_W⁻¹ S_B) with the scatter matrices summed sample by sample (independent of the code under test):
+    S_B = Σ_c n_c (μ_c − μ)(μ_c − μ)ᵀ, S_W = Σ_i (h_i − μ_{y_i})(h_i − μ_{y_i})ᵀ; the trace via an explicit inverse."""
+    n, d = h.shape
+    mu = [sum(h[i, a] for i in range(n)) / n for a in range(d)]
+    s_b, s_w = np.zeros((d, d)), np.zeros((d, d))
+    for c in sorted(set(int(v) for v in y)):
+        rows = [i for i in range(n) if y[i] == c]
+        mc = [sum(h[i, a] for i in rows) / len(rows) for a in range(d)]
+        for a in range(d):
+            for b in range(d):
+                s_b[a, b] += len(rows) * (mc[a] - mu[a]) * (mc[b] - mu[b])
+                s_w[a, b] += sum((h[i, a] - mc[a]) * (h[i, b] - mc[b]) for i in rows)
+    return float(np.trace(np.linalg.inv(s_w) @ s_b))
+
+
+def _maxnorm_by_loops(w, t):
+    """δ = min ‖w_c‖ + t (max ‖w_c‖ − min ‖w_c‖) over the rows; rows longer than δ scaled to length δ."""
+    norms = [float(np.sqrt(sum(v * v for v in row))) for row in w]
+    delta = min(norms) + t * (max(norms) - min(norms))
+    out = np.array([row * (delta / nrm) if nrm > delta else row for row, nrm in zip(w, norms)])
+    return delta, out
 
 
 def reference_cases() -> list:
@@ -47,6 +72,41 @@ def reference_cases() -> list:
 
         return {"fr": feature_regularization(Tensor(np.asarray(h, dtype=np.float64)))}
 
+    rng = np.random.default_rng(2210)
+    ry = np.repeat(np.arange(3), 8)  # 24 samples, 3 classes of 8
+    rh = (
+        rng.normal(0.0, 1.0, size=(24, 4)) + np.array([[0.0, 0, 0, 0], [1.5, 0, 0.5, 0], [0, 1.0, 0, -1]])[ry]
+    )
+    rwc = rng.normal(0.0, 1.0, size=(10, 8)) * rng.uniform(0.3, 2.0, size=(10, 1))  # rows of unequal norm
+    delta, projected = _maxnorm_by_loops(rwc, 0.3)
+    random_cases = [
+        ReferenceCase(
+            "random_fdr_24x4_three_classes",
+            {"h": rh, "y": ry},
+            {"fdr": np.array(_fdr_by_loops(rh, ry))},
+            fdr,
+            function=f"{_PKG}.fisher_discriminant_ratio",
+            note="explicit loops: class means and S_B = Σ_c n_c (μ_c − μ)(μ_c − μ)ᵀ, S_W = Σ_i (h_i − μ_{y_i})(…)ᵀ "
+            "summed element by element, FDR = tr(inv(S_W) S_B) (h ~ N(class offset, 1), seed 2210)",
+            atol=1e-10,
+            rtol=1e-10,
+            atol32=1e-5,
+            rtol32=1e-4,
+        ),
+        ReferenceCase(
+            "random_maxnorm_10x8_t0.3",
+            {"w": rwc, "t": 0.3},
+            {"delta": np.array(delta), "w": projected},
+            proj,
+            function=f"{_PKG}.maxnorm_project",
+            note="explicit loops: row norms, δ = min + 0.3 (max − min), rows longer than δ scaled by δ/‖w_c‖ "
+            "(rows N(0, 1)·U(0.3, 2), seed 2210; no row norm within 1e-2 of δ)",
+            atol=1e-12,
+            rtol=1e-12,
+            atol32=1e-6,
+            rtol32=1e-5,
+        ),
+    ]
     return [
         ReferenceCase(
             "fdr_1d",
@@ -115,4 +175,4 @@ def reference_cases() -> list:
             note="by hand: ‖h‖² = 25 and 1 → mean 13 → /2 = 6.5",
             atol=1e-12,
         ),
-    ]
+    ] + random_cases

@@ -1,4 +1,5 @@
-"""Reference cases of the LOST decomposition, worked by hand on a diagonal matrix."""
+"""Reference cases of the LOST decomposition, worked by hand on a diagonal matrix, and a medium-size random
+case computed from the eigendecomposition of WᵀW (no SVD)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,21 @@ import numpy as np
 from ....autograd.tensor import Tensor, no_grad
 from ....catalog import ReferenceCase
 from . import LOSTLinear, lost_decompose
+
+
+def _lost_by_eigh(W, rank, n_channels):
+    """AB, the kept channels and AB + S from the eigenvectors of WᵀW (independent of `lost_decompose`'s
+    SVD): AB = W V_r V_rᵀ is the best rank-r approximation; E = W − AB; the c columns of E of largest
+    norm, found by a plain sort of (norm, index) pairs."""
+    evals, V = np.linalg.eigh(W.T @ W)
+    Vr = V[:, np.argsort(evals)[::-1][:rank]]
+    AB = W @ Vr @ Vr.T
+    E = W - AB
+    norms = [float(np.sqrt(sum(E[i, j] ** 2 for i in range(W.shape[0])))) for j in range(W.shape[1])]
+    channels = np.array(sorted(j for _, j in sorted(((-n, j) for j, n in enumerate(norms)))[:n_channels]))
+    full = AB.copy()
+    full[:, channels] += E[:, channels]
+    return {"AB": AB, "channels": channels, "reconstruction": full}
 
 
 def reference_cases() -> list:
@@ -35,6 +51,22 @@ def reference_cases() -> list:
     W = np.diag([3.0, 2.0, 1.0])
     W2 = np.array([[3.0, 4.0, 0.0], [0.8, -0.6, 0.0]])
     AB2 = np.array([[3.0, 4.0, 0.0], [0.0, 0.0, 0.0]])
+    Wr = np.random.default_rng(2202).normal(0.0, 1.0, size=(12, 16))
+    random_case = ReferenceCase(
+        "random_12x16_rank3_five_channels",
+        {"W": Wr, "rank": 3, "n_channels": 5, "values": "residual"},
+        _lost_by_eigh(Wr, 3, 5),
+        decomp,
+        function="refimpl.techniques.sparsity_pruning.lost_lowrank_sparse.lost_decompose",
+        note="eigendecomposition, not SVD: AB = W V₃V₃ᵀ with V₃ the top-3 eigenvectors of WᵀW (Eckart–Young); "
+        "E = W − AB; channels = the 5 columns of E of largest norm (explicit sums, a plain sort), and "
+        "reconstruction = AB + E on those columns (random normal W, seed 2202; the selected channels are "
+        "the same in float32)",
+        atol=1e-10,
+        rtol=1e-10,
+        atol32=2e-5,
+        rtol32=1e-4,
+    )
     return [
         ReferenceCase(
             "diag_rank1_two_channels",
@@ -89,4 +121,4 @@ def reference_cases() -> list:
             "y = 0.5·x(AB)ᵀ + 0.5·x₁·(0,2,0) = (1.5, 0, 0) + (0, 1, 0)",
             atol=1e-12,
         ),
-    ]
+    ] + [random_case]

@@ -1,5 +1,5 @@
 """Reference cases of LRP pruning: the rules on one linear layer and the three variants through a tiny MLP,
-all worked by hand."""
+all worked by hand, and medium-size random cases of one layer computed by explicit loops."""
 
 from __future__ import annotations
 
@@ -22,6 +22,27 @@ def _tiny_mlp(W1, b1, W2, b2):
     return model
 
 
+def _lrp_loops(a, W, R, rule, eps, b=None):
+    """R_in by explicit loops over samples n, inputs i and outputs j (independent of `lrp_linear`):
+    ε: z_j = Σ_i a_i w_ji + b_j, R_i = Σ_j a_i w_ji R_j/(z_j + ε sign z_j);
+    z⁺: z_j = Σ_i a_i max(w_ji, 0) + 1e-9, R_i = Σ_j a_i max(w_ji, 0) R_j/z_j."""
+    N, n_in = a.shape
+    n_out = W.shape[0]
+    out = np.zeros((N, n_in))
+    for n in range(N):
+        for j in range(n_out):
+            if rule == "zplus":
+                w = [max(W[j, i], 0.0) for i in range(n_in)]
+                z = sum(a[n, i] * w[i] for i in range(n_in)) + 1e-9
+            else:
+                w = list(W[j])
+                z = sum(a[n, i] * w[i] for i in range(n_in)) + (0.0 if b is None else b[j])
+                z += eps if z >= 0 else -eps
+            for i in range(n_in):
+                out[n, i] += a[n, i] * w[i] * R[n, j] / z
+    return out
+
+
 def reference_cases() -> list:
     def lin(a, W, R, rule, eps, b=None):
         out = lrp_linear(np.asarray(a), np.asarray(W), np.asarray(R), rule=rule, eps=float(eps), b=b)
@@ -40,6 +61,39 @@ def reference_cases() -> list:
         "target": [0],
     }
     how = "by hand: h = relu([1+1, 2−1]) = [2, 1], logit = 2 − 1 + 1 = 2 = R_out; "
+    rng = np.random.default_rng(2203)
+    ra = rng.uniform(0.1, 1.0, size=(12, 16))  # post-ReLU activations of a batch of 12
+    rW = rng.normal(0.0, 0.5, size=(8, 16))
+    rb = rng.normal(0.0, 0.1, size=8)
+    rR = rng.uniform(0.0, 1.0, size=(12, 8))
+    random_cases = [
+        ReferenceCase(
+            "random_batch12_16to8_epsilon_bias",
+            {"a": ra, "W": rW, "R": rR, "rule": "epsilon", "eps": 0.25, "b": rb},
+            {"R_in": _lrp_loops(ra, rW, rR, "epsilon", 0.25, rb)},
+            lin,
+            function="refimpl.techniques.sparsity_pruning.lrp_pruning.lrp_linear",
+            note="explicit loops over n, j, i: z_j = Σ_i a_i w_ji + b_j, R_i = Σ_j a_i w_ji R_j/(z_j + 0.25 sign z_j) "
+            "(a ~ U(0.1, 1), W ~ N(0, 0.5²), b ~ N(0, 0.1²), R ~ U(0, 1), seed 2203; |z_j + ε sign z_j| ≥ 0.25)",
+            atol=1e-10,
+            rtol=1e-10,
+            atol32=1e-5,
+            rtol32=1e-4,
+        ),
+        ReferenceCase(
+            "random_batch12_16to8_zplus",
+            {"a": ra, "W": rW, "R": rR, "rule": "zplus", "eps": 0.0},
+            {"R_in": _lrp_loops(ra, rW, rR, "zplus", 0.0)},
+            lin,
+            function="refimpl.techniques.sparsity_pruning.lrp_pruning.lrp_linear",
+            note="explicit loops over n, j, i: z_j = Σ_i a_i w⁺_ji + 1e-9 (no bias), R_i = Σ_j a_i w⁺_ji R_j/z_j; "
+            "same data as the ε case; relevance is conserved (Σ_i R_i = Σ_j R_j per sample)",
+            atol=1e-10,
+            rtol=1e-10,
+            atol32=1e-5,
+            rtol32=1e-4,
+        ),
+    ]
     return [
         ReferenceCase(
             "lrp0_conservation_catalogue",
@@ -108,4 +162,4 @@ def reference_cases() -> list:
             "(R/z) W1⁺ = [1 − 1, 1 + 0] → R_in = [0, 1]",
             atol=1e-7,
         ),
-    ]
+    ] + random_cases
