@@ -1,0 +1,73 @@
+"""Reference cases of QFX: the fixed-point cast, the range rule and the K-hot sets, by hand."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ....catalog import ReferenceCase
+from . import binary_point_for_range, fixed_point_cast, khot_quantize, khot_values
+
+_F = "refimpl.techniques.quantization.qfx."
+
+
+def reference_cases() -> list:
+    return [
+        ReferenceCase(
+            name="fixed_point_cast",
+            inputs={"x": [0.3, -0.9, 1.7, -2.5, 0.124], "wbit": 4, "fbit": 2},
+            expected={"q": np.array([0.25, -1.0, 1.75, -2.0, 0.0])},
+            compute=lambda x, wbit, fbit: {"q": fixed_point_cast(x, wbit, fbit)},
+            function=_F + "fixed_point_cast",
+            note="By hand: ×4 = [1.2, −3.6, 6.8, −10, 0.496] → round [1, −4, 7, −10, 0] → saturate to "
+            "[−8, 7] → [1, −4, 7, −8, 0] → ÷4 = [0.25, −1, 1.75, −2, 0].",
+            atol=1e-12,
+        ),
+        ReferenceCase(
+            name="fixed_point_cast_3bit_negative_point",
+            inputs={"x": [2.9, -5.0, 7.0, 13.0], "wbit": 3, "fbit": -1},
+            expected={"q": np.array([2.0, -4.0, 6.0, 6.0])},
+            compute=lambda x, wbit, fbit: {"q": fixed_point_cast(x, wbit, fbit)},
+            function=_F + "fixed_point_cast",
+            note="By hand: f = −1 is a step of 2; ×½ = [1.45, −2.5, 3.5, 6.5] → round half to even "
+            "[1, −2, 4, 6] → saturate to [−4, 3] → [1, −2, 3, 3] → ×2 = [2, −4, 6, 6].",
+            atol=1e-12,
+        ),
+        ReferenceCase(
+            name="binary_point_rule",
+            inputs={"max_abs": 0.9, "max_abs_big": 7.5, "wbit": 4},
+            expected={"f": np.array(3), "f_big": np.array(0)},
+            compute=lambda max_abs, max_abs_big, wbit: {
+                "f": binary_point_for_range(max_abs, wbit),
+                "f_big": binary_point_for_range(max_abs_big, wbit),
+            },
+            function=_F + "binary_point_for_range",
+            note="By hand: ⌈log₂ 0.9⌉ = 0 → f = 4 − 1 − 0 = 3 (range ±0.875); ⌈log₂ 7.5⌉ = 3 → f = 0.",
+            atol=0,
+        ),
+        ReferenceCase(
+            name="one_and_two_hot_sets",
+            inputs={"wbit": 4, "fbit": 0},
+            expected={
+                "one_hot": np.array([-4, -2, -1, 0, 1, 2, 4]),
+                "two_hot": np.array([-6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6]),
+            },
+            compute=lambda wbit, fbit: {
+                "one_hot": khot_values(wbit, fbit, 1),
+                "two_hot": khot_values(wbit, fbit, 2),
+            },
+            function=_F + "khot_values",
+            note="By hand: powers {1, 2, 4} (w = 4, f = 0); one term: 0, ±1, ±2, ±4; two distinct terms: "
+            "±1±2 → ±1, ±3; ±1±4 → ±3, ±5; ±2±4 → ±2, ±6. 7 = 4 + 2 + 1 needs three terms, so it is absent.",
+            atol=0,
+        ),
+        ReferenceCase(
+            name="one_hot_quantize",
+            inputs={"x": [2.9, 3.0, -3.2, 6.0], "wbit": 4, "fbit": 0, "K": 1},
+            expected={"q": np.array([2.0, 2.0, -4.0, 4.0])},
+            compute=lambda x, wbit, fbit, K: {"q": khot_quantize(x, wbit, fbit, K)},
+            function=_F + "khot_quantize",
+            note="By hand on {0, ±1, ±2, ±4}: 2.9 → 2 (0.9 < 1.1); 3.0 is a tie between 2 and 4 → the smaller, "
+            "2; −3.2 → −4; 6 → 4 (the largest one-hot value).",
+            atol=0,
+        ),
+    ]
