@@ -110,7 +110,9 @@ def test_vectors_readable_by_safetensors_and_npz_and_json(tmp_path):
 def test_cli_vectors_all_writes_index(tmp_path, capsys):
     assert cli.main(["vectors", "--all", "--out", str(tmp_path), "--format", "npz"]) == 0
     index = json.load(open(tmp_path / "index.json"))
-    assert set(index) == set(catalog.entries())
+    from refimpl.building_blocks import BLOCKS
+
+    assert set(index) == set(catalog.entries()) | set(BLOCKS)
     for info in index.values():
         assert (tmp_path / info["file"]).is_file()
 
@@ -119,8 +121,8 @@ def test_cli_run_quick_writes_table_and_plot(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("MPLBACKEND", "Agg")
     assert cli.main(["run", SLUG, "--quick", "--no-progress", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "test_acc" in out and "claim:" in out
-    assert (tmp_path / SLUG / "metrics.json").is_file()
+    assert "test_acc" in out and ("claim:" in out or "premise" in out)  # demo module or package layout
+    assert any((tmp_path / SLUG / f).is_file() for f in ("metrics.json", "result.json"))
     assert list((tmp_path / SLUG).glob("*.png"))
 
 
@@ -214,3 +216,19 @@ def test_cli_run_writes_svg_plots_for_slides(tmp_path, capsys):
     svg = tmp_path / GMP / f"{GMP}.svg"
     assert svg.read_text(encoding="utf-8").lstrip().startswith("<?xml")
     assert (tmp_path / GMP / "result.json").is_file()
+
+
+def test_library_code_prints_progress_to_stderr_only():
+    """stdout belongs to the result (tables a user may pipe); progress and chatter go to stderr."""
+    import ast
+    from pathlib import Path
+
+    offenders = []
+    for path in sorted((Path(__file__).resolve().parents[1] / "refimpl").rglob("*.py")):
+        if path.name == "cli.py":  # the command's own output is its stdout
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "print":
+                if not any(k.arg == "file" for k in node.keywords):
+                    offenders.append(f"{path.name}:{node.lineno}")
+    assert not offenders, f"print() to stdout in library code: {offenders}"
