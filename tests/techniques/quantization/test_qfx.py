@@ -1,7 +1,8 @@
 """QFX: the fixed-point cast and its contract, the learnable binary point's gradient by hand (and a wrong
-gradient caught), K-hot grids against brute force, the fixed-point residual model (every cast on its grid,
-frozen points stay put, learned ones receive a gradient), the quick run's code path and the paper's claims
-on the recorded full result."""
+gradient caught), K-hot grids against brute force, GPTQ on the fixed-point grid (the family's GPTQ with the
+cast as its quantizer), the fixed-point residual model (every cast on its grid, frozen points stay put,
+learned ones receive a gradient), the quick run's code path and the paper's claims on the recorded full
+result."""
 
 import math
 
@@ -78,6 +79,22 @@ def test_khot_against_brute_force_and_full_grid():
         Q.fixed_point_cast(x, 1, 0)
 
 
+def test_gptq_on_the_fixed_point_grid():
+    rng = np.random.default_rng(0)
+    W = rng.normal(size=(12, 16)) * 0.4
+    # uncorrelated inputs (H diagonal): no error feedback, GPTQ is the plain cast, whatever the damping
+    X = np.eye(16) * rng.uniform(0.5, 2.0, size=16)
+    for percdamp in (0.0, 0.1):
+        np.testing.assert_array_equal(
+            Q.gptq_fixed_point_cast(W, X, 3, 2, percdamp=percdamp), Q.fixed_point_cast(W, 3, 2)
+        )
+    # correlated inputs: on the same grid, and a smaller layer-output error than the cast's
+    X = rng.normal(size=(400, 4)) @ rng.normal(size=(4, 16)) + 0.1 * rng.normal(size=(400, 16))
+    G, C = Q.gptq_fixed_point_cast(W, X, 3, 2), Q.fixed_point_cast(W, 3, 2)
+    np.testing.assert_array_equal(Q.fixed_point_cast(G, 3, 2), G)  # on the grid: codes in [−4, 3], step ¼
+    assert np.sum((X @ (W - G).T) ** 2) < 0.7 * np.sum((X @ (W - C).T) ** 2)
+
+
 def test_fixed_point_model_casts_everything():
     m = Q.FixedPointResidualMLP(d=8, n_blocks=2, seed=0)
     assert abs(tasks.kurtosis(m.fc1[0].weight.data) - 3.0) < 1.0  # normal init
@@ -116,12 +133,30 @@ def test_quick_run_code_path_and_premises(quick_result):
     r = quick_result(SLUG)
     assert r.smoke
     r.validate()
-    assert [p["metric"] for p in r.premises] == ["gap_to_fp", "gap_to_fp"]
+    assert [p["metric"] for p in r.premises] == ["gap_to_fp"] * 3
     for p in r.premises:
         assert all(np.isfinite(p["values"]))
-    assert r.methods == ["PTQ", "fixed f0-1", "fixed f0+0", "fixed f0+1", "fixed f0+2", "best fixed", "QFX"]
+    assert r.methods == [
+        *("PTQ", "GPTQ", "fixed f0-1", "fixed f0+0", "fixed f0+1", "fixed f0+2", "best fixed", "QFX")
+    ]
     assert r.values("fixed f0+0", "points_moved") == [0.0] * len(r.seeds)  # frozen points do not move
     assert max(r.values("QFX", "points_moved")) > 0  # learned ones do
+
+
+def test_gptq_arm_quick():
+    """The GPTQ arm's model: every weight GPTQ-cast onto its frozen fixed-point grid (so the weight cast is
+    the identity on it), activations still cast, and it runs in quick mode."""
+    from refimpl.techniques.quantization.qfx import experiment as E
+
+    model, _ = E.gptq_model(0, True, 1, 0, 0.01)
+    for lin in model.linears():
+        theta = lin.parametrizations.weight.original.data
+        f = lin.parametrizations.weight[0].fbit
+        np.testing.assert_array_equal(lin.weight.data, theta)  # already on the grid
+        np.testing.assert_array_equal(Q.fixed_point_cast(theta, E.WBIT, f), theta)
+    assert model.acts is not None and len(model.acts) == len(model.act_sites())
+    out = E._gptq_run(0, True, 1, 0, 0.01)
+    assert 0.1 < out["test_accuracy"] <= 1 and out["points_moved"] == 0
 
 
 def full():
@@ -160,3 +195,13 @@ def test_full_run_learned_point_beats_every_nearby_fixed_point():
     shift = np.array(r.values("QFX", "mean_point_shift"))
     assert moved.mean() > 0.5 and shift.mean() > 0, (moved, shift)
     assert np.all(shift < moved), (shift, moved)  # some points moved the other way or by less than one
+
+
+def test_full_run_qfx_beats_the_gptq_cast():
+    r = full()
+    # the GPTQ arm is a real, stronger baseline: it beats the plain post-training cast on every seed
+    assert _paired(r, "test_accuracy", "GPTQ", "PTQ").min() > 0.05
+    assert min(r.values("GPTQ", "gap_to_fp")) > 0.01  # and it still leaves room below the float model
+    iv = r.claim("QFX beats the GPTQ fixed-point cast")["interval"]
+    assert iv["low"] > 0.03, iv  # three points at least, the whole interval
+    assert _paired(r, "test_accuracy", "QFX", "GPTQ").min() > 0  # every seed

@@ -28,6 +28,13 @@ down (more range), rounding errors push either way.  QFX casts not only weights 
 too — activations and the additions of residual connections — which is where fixed-point hardware differs
 from integer-GEMM quantization.
 
+**The post-training baselines** a learned binary point must beat cast the trained weights once, at the
+range rule's point or one near it: `fixed_point_cast` rounds each weight on its own; `gptq_fixed_point_cast`
+is GPTQ (Frantar et al. 2023, Alg. 1, the family's `quantizers.gptq`) on the same fixed-point grid — step
+$2^{-f}$, codes $[-2^{w-1}, 2^{w-1}-1]$ — which casts one input column at a time and spreads its rounding error
+over the columns not yet cast through the inverse of the layer's input Hessian $H = 2X^\top X/N$, so that the
+layer's *output* $XW^\top$, not each weight, stays close.
+
 **Multiplier-free (K-hot)**: restrict weights to sums of at most K signed powers of two on the fixed-point
 grid, so a product becomes K shifts and adds; `khot_quantize` projects onto that set.
 
@@ -55,7 +62,7 @@ from ....autograd import ops
 from ....autograd.function import straight_through
 from ....autograd.tensor import Tensor
 from ....nn.module import Module, Parameter
-from ..quantizers import round_ste
+from ..quantizers import gptq, hessian, round_ste
 
 CATALOG_ENTRY = {
     "slug": "qfx",
@@ -106,6 +113,15 @@ def binary_point_for_range(max_abs: float, wbit: int) -> int:
     if max_abs <= 0:
         return wbit - 1
     return int(wbit - 1 - math.ceil(math.log2(max_abs)))
+
+
+def gptq_fixed_point_cast(w, x, wbit: int, fbit: int, *, percdamp: float = 0.01) -> np.ndarray:
+    """GPTQ (`quantizers.gptq`, Alg. 1 of Frantar et al.) on the fixed-point grid of `fixed_point_cast`:
+    column j is cast to (w, f) and its error (w_j − q_j)/[H⁻¹]_jj · [H⁻¹]_{j,>j} is subtracted from the
+    columns not yet cast, H = 2XᵀX/N from the layer's calibration inputs x (N, in), damped by `percdamp` ·
+    mean diag H.  Every output is on the grid: cast(Q; w, f) = Q.  The post-training baseline, not QFX."""
+    W = np.asarray(w, dtype=np.float64)
+    return gptq(W, hessian(x), lambda col, _j: fixed_point_cast(col, wbit, fbit), percdamp=percdamp)
 
 
 def fixed_point_t(x: Tensor, phi: Tensor, wbit: int) -> Tensor:

@@ -1,11 +1,12 @@
-"""Reference cases of QFX: the fixed-point cast, the range rule and the K-hot sets, by hand."""
+"""Reference cases of QFX: the fixed-point cast, the range rule, the K-hot sets and the GPTQ baseline on the
+fixed-point grid, by hand."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from ....catalog import ReferenceCase
-from . import binary_point_for_range, fixed_point_cast, khot_quantize, khot_values
+from . import binary_point_for_range, fixed_point_cast, gptq_fixed_point_cast, khot_quantize, khot_values
 
 _F = "refimpl.techniques.quantization.qfx."
 
@@ -69,5 +70,27 @@ def reference_cases() -> list:
             note="By hand on {0, ±1, ±2, ±4}: 2.9 → 2 (0.9 < 1.1); 3.0 is a tie between 2 and 4 → the smaller, "
             "2; −3.2 → −4; 6 → 4 (the largest one-hot value).",
             atol=0,
+        ),
+        ReferenceCase(
+            name="gptq_fixed_point_two_columns",
+            inputs={
+                "w": [[0.3, 0.36]],
+                "x": [[1.0, 1.0], [1.0, 0.0], [0.0, 1.0]],
+                "wbit": 4,
+                "fbit": 2,
+                "percdamp": 0.0,
+            },
+            expected={"q": np.array([[0.25, 0.5]]), "q_cast": np.array([[0.25, 0.25]])},
+            compute=lambda w, x, wbit, fbit, percdamp: {
+                "q": gptq_fixed_point_cast(w, x, wbit, fbit, percdamp=percdamp),
+                "q_cast": fixed_point_cast(w, wbit, fbit),
+            },
+            function=_F + "gptq_fixed_point_cast",
+            note="By hand: XᵀX = [[2, 1], [1, 2]], so H ∝ [[2, 1], [1, 2]] and H⁻¹ ∝ [[2, −1], [−1, 2]] (the scale "
+            "cancels). Column 1: 0.3 → cast (×4 = 1.2 → 1) 0.25, error 0.05; column 2 is updated by "
+            "−0.05·[H⁻¹]₁₂/[H⁻¹]₁₁ = +0.025 to 0.385 → ×4 = 1.54 → 2 → 0.5. The plain cast rounds 0.36 "
+            "(×4 = 1.44) to 0.25. Output error eᵀHe ∝ 2·0.05² + 2·0.05·(−0.14) + 2·0.14² = 0.0302 with GPTQ "
+            "against 2·0.05² + 2·0.05·0.11 + 2·0.11² = 0.0402 with the cast.",
+            atol=1e-12,
         ),
     ]
