@@ -11,7 +11,8 @@ Cases (float32, cross-entropy loss, plain SGD lr=0.01):
 
 refimpl uses refimpl.nn (Linear, Conv2d, ReLU, MaxPool2d, Flatten, Sequential) and refimpl.optim.SGD;
 "numpy" is the same step written by hand with NumPy (the floor an autograd on NumPy can approach);
-"torch" is torch.nn + torch.optim.SGD at torch's default thread count.  All three start from the same
+"torch" is torch.nn + torch.optim.SGD at torch's default thread count; "compiled" is the refimpl step
+under `refimpl.compile` (recorded once, replayed); "jax" the MLP step under `jax.jit` when JAX is installed.  All three start from the same
 weights, and the script checks that their losses agree after a few steps, so they compute the same step.
 Implementations are interleaved (each round times every implementation, in rotating order) so that
 load from other processes hits them alike; the table shows the median over rounds of the per-step
@@ -46,6 +47,13 @@ try:
     import torch
 except ImportError:  # the torch column is then left out
     torch = None
+try:
+    import jax
+    import jax.numpy as jnp
+
+    jax.config.update("jax_platforms", "cpu")
+except ImportError:  # the JAX-jit column is then left out
+    jax = None
 
 LR = 0.01
 DT = np.float32
@@ -54,6 +62,8 @@ TARGETS = {  # (case, ratio column): bound
     ("tiny", "refimpl/torch"): 0.6,
     ("large", "refimpl/numpy"): 1.1,
     ("cnn", "refimpl/torch"): 2.0,
+    ("tiny", "compiled/numpy"): 1.0,
+    ("tiny", "compiled/jax"): 1.5,
 }
 IMPORT_TARGET = 0.3
 CLOCK = time.perf_counter  # --clock cpu switches to time.process_time
@@ -154,6 +164,34 @@ def numpy_mlp_step(weights, x, y):
     return loss
 
 
+def jax_mlp_step(weights, x, y):
+    """The MLP step in JAX under jit (the whole step, update included, one compiled XLA function)."""
+    params = [(jnp.asarray(w), jnp.asarray(b)) for w, b in weights]
+    xj, yj = jnp.asarray(x), jnp.asarray(y)
+
+    def loss_fn(params):
+        h = xj
+        for i, (w, b) in enumerate(params):
+            h = h @ w.T + b
+            if i < len(params) - 1:
+                h = jnp.maximum(h, 0)
+        logp = jax.nn.log_softmax(h, axis=1)
+        return -jnp.mean(jnp.take_along_axis(logp, yj[:, None], axis=1))
+
+    @jax.jit
+    def update(params):
+        loss, grads = jax.value_and_grad(loss_fn)(params)
+        return loss, [(w - LR * gw, b - LR * gb) for (w, b), (gw, gb) in zip(params, grads)]
+
+    state = {"params": params}
+
+    def step():
+        loss, state["params"] = update(state["params"])
+        return float(loss)
+
+    return step
+
+
 def _im2col3x3(x):
     """x (N, C, H, W), 3×3 kernel, padding 1, stride 1 -> (N, C·9, H·W)."""
     n, c, h, w = x.shape
@@ -248,7 +286,21 @@ def make_steps(case, use_torch, seed=0):
     def np_step():
         return np_fn(np_weights, x, y)
 
-    steps = {"refimpl": ref_step, "numpy": np_step}
+    # the same refimpl step, recorded once and replayed (refimpl.compile), on its own copy of the model
+    model_c = refimpl_cnn(seed) if case == "cnn" else refimpl_mlp(sizes, seed)
+    opt_c = SGD(model_c.parameters(), lr=LR)
+
+    @refimpl.compile
+    def compiled_step(x, y):
+        opt_c.zero_grad()
+        loss = F.cross_entropy(model_c(refimpl.tensor(x)), y)
+        loss.backward()
+        opt_c.step()
+        return loss
+
+    steps = {"refimpl": ref_step, "compiled": lambda: float(compiled_step(x, y).data), "numpy": np_step}
+    if jax is not None and case != "cnn":
+        steps["jax"] = jax_mlp_step(weights, x, y)
     if use_torch:
         tm = torch_model(case, weights)
         topt = torch.optim.SGD(tm.parameters(), lr=LR)
@@ -266,11 +318,13 @@ def make_steps(case, use_torch, seed=0):
     return steps
 
 
-def check_same_step(case, use_torch, n=3):
+def check_same_step(case, use_torch, n=4):
     """Fresh copies of every implementation take n steps from the same weights: losses must agree."""
     steps = make_steps(case, use_torch)
     losses = {k: [f() for _ in range(n)] for k, f in steps.items()}
     ref = np.array(losses["refimpl"])
+    if losses["compiled"] != losses["refimpl"]:  # a replay is bit-identical to the eager step
+        raise AssertionError(f"{case}: compiled losses {losses['compiled']} differ from eager {list(ref)}")
     for k, v in losses.items():
         if not np.allclose(v, ref, rtol=1e-4, atol=1e-5):
             raise AssertionError(
@@ -465,6 +519,7 @@ def main(argv=None):
         f"{'case':<6} {'refimpl ms':>10} {'numpy ms':>9} {'torch ms':>9} {'ref/numpy':>10} {'ref/torch':>10}"
         f" {'(min-based)':>16}  targets (on the medians)"
     )
+    compiled_rows = []
     print(header)
     print("-" * len(header))
     results = {}
@@ -479,13 +534,50 @@ def main(argv=None):
         for (c, col), bound in TARGETS.items():
             if c != case or (col == "refimpl/torch" and not use_torch):
                 continue
+            if col.startswith("compiled"):
+                continue
             val = r_np if col == "refimpl/numpy" else r_t
             notes.append(f"{col} ≤ {bound}: {'ok' if val <= bound else 'MISSED'}")
+        compiled_rows.append((case, med, low))
         tms = f"{med['torch'] * 1e3:9.3f}" if "torch" in med else f"{'-':>9}"
         rts, mts = (f"{r_t:10.2f}", f"{m_t:5.2f}") if "torch" in med else (f"{'-':>10}", f"{'-':>5}")
         print(
             f"{case:<6} {med['refimpl'] * 1e3:10.3f} {med['numpy'] * 1e3:9.3f} {tms} {r_np:10.2f} {rts}"
             f" {m_np:7.2f} / {mts}  " + "; ".join(notes)
+        )
+
+    print(
+        f"\nrefimpl.compile (the same step recorded once, then replayed) and JAX under jit "
+        f"({'jax ' + jax.__version__ if jax is not None else 'JAX not installed'}; MLPs only)"
+    )
+    head2 = (
+        f"{'case':<6} {'compiled ms':>11} {'jax ms':>8} {'comp/eager':>10} {'comp/numpy':>10} {'comp/torch':>10}"
+        f" {'comp/jax':>8} {'(min-based comp/numpy)':>23}  targets"
+    )
+    print(head2)
+    print("-" * len(head2))
+    for case, med, low in compiled_rows:
+        c = med["compiled"]
+        ratios = {
+            "eager": c / med["refimpl"],
+            "numpy": c / med["numpy"],
+            "torch": c / med["torch"] if "torch" in med else None,
+            "jax": c / med["jax"] if "jax" in med else None,
+        }
+        notes = [
+            f"{col} ≤ {bound}: {'ok' if ratios[col.split('/')[1]] <= bound else 'MISSED'}"
+            for (cs, col), bound in TARGETS.items()
+            if cs == case and col.startswith("compiled") and ratios[col.split("/")[1]] is not None
+        ]
+
+        def fmt(v, w):
+            return f"{v:{w}.2f}" if v is not None else f"{'-':>{w}}"
+
+        jms = f"{med['jax'] * 1e3:8.3f}" if "jax" in med else f"{'-':>8}"
+        print(
+            f"{case:<6} {c * 1e3:11.3f} {jms} {fmt(ratios['eager'], 10)} {fmt(ratios['numpy'], 10)} "
+            f"{fmt(ratios['torch'], 10)} {fmt(ratios['jax'], 8)} {low['compiled'] / low['numpy']:23.2f}  "
+            + "; ".join(notes)
         )
 
     reps = 5 if args.quick else 11

@@ -9,9 +9,12 @@ from __future__ import annotations
 import importlib
 
 from .autograd import (  # noqa: F401
+    CompiledStep,
     Function,
     GradcheckError,
     Tensor,
+    TraceError,
+    compile,  # noqa: F401, A004  (refimpl.compile, as torch.compile)
     enable_grad,
     grad,
     gradcheck,

@@ -169,6 +169,7 @@ def fit(
     seed: int = 0,
     progress: bool = True,
     clip_grad_norm=None,
+    compile=False,
 ) -> History:
     """Train `model` for `epochs` passes over `data` and return the per-epoch History.
 
@@ -176,6 +177,12 @@ def fit(
     `seed`) or a re-iterable of (x, y) batches such as a `DataLoader` (a one-shot generator is refused
     when epochs > 1); `loss_fn(output, target)` returns a scalar Tensor; `eval_data` = (x, y) is
     evaluated after every epoch ("val_loss", "val_accuracy"); `scheduler.step()` runs once per epoch.
+
+    `compile=True` runs the training step through `refimpl.compile` (recorded once, then replayed;
+    bit-identical to eager mode, see refimpl/autograd/trace.py): callbacks may not hook `after_backward`,
+    and `state.output` is None in `on_step_end`.  `compile="auto"` does so only when no callback could
+    notice, and goes back to eager mode if the step cannot be replayed (the experiment harness uses it
+    for quick runs).
     """
     if epochs < 0:
         raise ValueError(f"fit: `epochs` must be ≥ 0, got {epochs}")
@@ -183,7 +190,10 @@ def fit(
         raise ValueError(f"fit: `batch_size` must be ≥ 1, got {batch_size}")
     _check_data(data, epochs)
     callbacks = list(callbacks)
-    if clip_grad_norm is not None:
+    step_fn = (
+        _compiled_step(model, loss_fn, optimizer, callbacks, clip_grad_norm, compile) if compile else None
+    )
+    if clip_grad_norm is not None and step_fn is None:
         from .optim import clip_grad_norm_
 
         params = [p for g in optimizer.param_groups for p in g["params"]]
@@ -199,7 +209,12 @@ def fit(
         for xb, yb in _batches_of(data, batch_size, seed, epoch):
             state.x, state.y = xb, yb
             _call(callbacks, "on_batch_begin", state)
-            loss = train_step(model, loss_fn, xb, yb, optimizer, callbacks, state)
+            if step_fn is None:
+                loss = train_step(model, loss_fn, xb, yb, optimizer, callbacks, state)
+            else:
+                state.loss = step_fn(*(a.data if isinstance(a, Tensor) else np.asarray(a) for a in (xb, yb)))
+                loss = float(state.loss.data)
+                _call(callbacks, "on_step_end", state)
             if not np.isfinite(loss):
                 raise FloatingPointError(f"fit: the loss became {loss} at epoch {epoch}, step {state.step}")
             losses.append(loss)
@@ -220,6 +235,37 @@ def fit(
             break
     _call(callbacks, "on_train_end", state)
     return history
+
+
+def _compiled_step(model, loss_fn, optimizer, callbacks, clip_grad_norm, mode):
+    """The training step of `fit` under refimpl.compile, or None ("auto" and a callback could notice)."""
+    if mode not in (True, "auto"):
+        raise ValueError(f"fit: `compile` must be False, True or 'auto', got {mode!r}")
+    from .autograd.trace import compile as compile_step
+    from .experiments.training import LinearWarmup
+
+    hooked = [type(cb).__name__ for cb in callbacks if getattr(cb, "after_backward", None) is not None]
+    if mode == "auto" and (
+        hooked
+        or any(getattr(cb, "on_step_end", None) and not isinstance(cb, LinearWarmup) for cb in callbacks)
+    ):
+        return None
+    if hooked:
+        raise ValueError(f"fit: compile=True cannot run after_backward callbacks ({', '.join(hooked)})")
+    params = [p for g in optimizer.param_groups for p in g["params"]]
+
+    def step(x, y):
+        optimizer.zero_grad()
+        loss = loss_fn(model(Tensor(x)), y)
+        loss.backward()
+        if clip_grad_norm is not None:
+            from .optim import clip_grad_norm_
+
+            clip_grad_norm_(params, clip_grad_norm)
+        optimizer.step()
+        return loss
+
+    return compile_step(step, watch=(model,), fallback=mode == "auto")
 
 
 def predict(model, x, batch_size: int = 1024) -> np.ndarray:

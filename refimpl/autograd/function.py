@@ -127,6 +127,8 @@ class Function:
         else:
             out.requires_grad = False
             out._ctx = None
+        if Tensor._tape is not None:  # a step is being recorded (refimpl.compile)
+            Tensor._tape.record_op(ctx, inputs, arrays, kwargs, out)
         return out
 
 

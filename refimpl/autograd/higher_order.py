@@ -28,6 +28,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     `create_graph`: return gradients that are themselves differentiable; `allow_unused`: give None for
     an input the outputs do not depend on instead of raising.  Leaves' `.grad` are not touched.
     """
+    if Tensor._tape is not None:
+        Tensor._tape.refuse("refimpl.grad cannot be recorded; compile a step that calls backward()")
     outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
     inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
     if not outputs or not inputs:

@@ -43,6 +43,7 @@ class Tensor:
 
     __slots__ = ("data", "grad", "requires_grad", "_ctx", "name", "__weakref__", "__dict__")
     _grad_enabled = True
+    _tape = None  # the recording of a compiled step while one is being recorded (autograd/trace.py)
     __array_priority__ = 1000  # so ndarray + Tensor dispatches to Tensor.__radd__
 
     def __init__(self, data, requires_grad: bool = False, dtype=None):
@@ -138,6 +139,8 @@ class Tensor:
         it can be differentiated again; `retain_graph` then defaults to True.  Otherwise `.grad` is an
         ndarray and the graph is freed unless `retain_graph=True`."""
         if create_graph:
+            if Tensor._tape is not None:
+                Tensor._tape.refuse("backward(create_graph=True) cannot be recorded")
             return self._backward_graph(grad, True if retain_graph is None else retain_graph)
         retain_graph = bool(retain_graph)
         if not self.requires_grad:
@@ -156,6 +159,8 @@ class Tensor:
             grad = np.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=self.data.dtype)
             if grad.shape != self.data.shape:
                 raise ValueError(f"backward(): `grad` must have shape {self.data.shape}, got {grad.shape}")
+        if Tensor._tape is not None:  # a step is being recorded (refimpl.compile)
+            Tensor._tape.record_backward(self, grad)
         _run_backward(self, grad, retain_graph)
 
     def _backward_graph(self, grad, retain_graph: bool) -> None:

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 
 from ..threads import blas_single_thread
 from .result import Result
+from .training import COMPILE_STEPS
 
 __all__ = ["experiment"]
 
@@ -41,8 +42,12 @@ def experiment(
         def run(quick: bool = False, seeds: Sequence[int] | None = None, progress: bool = True) -> Result:
             chosen = list(seeds) if seeds is not None else (small_seeds if quick else full_seeds)
             start = time.perf_counter()
-            with blas_single_thread():
-                result = fn(quick=bool(quick), seeds=chosen, progress=progress)
+            token = COMPILE_STEPS.set(bool(quick))  # quick runs replay recorded training steps
+            try:
+                with blas_single_thread():
+                    result = fn(quick=bool(quick), seeds=chosen, progress=progress)
+            finally:
+                COMPILE_STEPS.reset(token)
             if not isinstance(result, Result):
                 raise TypeError(f"experiment {slug!r} must return a Result, got {type(result).__name__}")
             if result.slug != slug:

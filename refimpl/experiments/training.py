@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import contextvars
+
 import numpy as np
 
 from ..nn import functional as F
 from ..train import evaluate, fit
 from .tasks import Task
 
-__all__ = ["make_optimizer", "train", "split_metrics", "LinearWarmup"]
+__all__ = ["make_optimizer", "train", "split_metrics", "LinearWarmup", "COMPILE_STEPS"]
+
+# set by the experiment runner: quick runs replay recorded steps (refimpl.compile, fit(compile="auto"))
+COMPILE_STEPS = contextvars.ContextVar("refimpl_compile_steps", default=False)
 
 
 def make_optimizer(
@@ -88,6 +93,7 @@ def train(
         callbacks=callbacks,
         scheduler=sched,
         clip_grad_norm=clip_grad_norm,
+        compile="auto" if COMPILE_STEPS.get() else False,
     )
 
 

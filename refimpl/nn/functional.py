@@ -12,9 +12,15 @@ import numpy as np
 
 from ..autograd import ops
 from ..autograd.ops.conv import AvgPool2d, Conv2d, MaxPool2d
-from ..autograd.ops.nnops import BCEWithLogits, CrossEntropy, Normalize
+from ..autograd.ops.nnops import (
+    BatchNormEval,
+    BCEWithLogits,
+    CrossEntropy,
+    DropoutMask,
+    Normalize,
+    UpdateRunningStats,
+)
 from ..autograd.tensor import Tensor
-from ..random import as_generator
 
 # activations and basic ops, re-exported
 relu = ops.relu
@@ -312,8 +318,9 @@ def dropout(input, p: float = 0.5, training: bool = True, generator=None):
         return input
     if p == 1.0:
         return input * np.zeros(input.shape, dtype=input.dtype)
-    keep = as_generator(generator).random(input.shape) >= p
-    return input * (keep * (1.0 / (1.0 - p))).astype(input.dtype)
+    return input * DropoutMask.apply(
+        input.data if isinstance(input, Tensor) else input, p=p, generator=generator
+    )
 
 
 # --- normalisation ---------------------------------------------------------------------------------
@@ -355,12 +362,15 @@ def batch_norm(
     weight=None,
     bias=None,
     training: bool = False,
-    momentum: float = 0.1,
+    momentum: float | None = 0.1,
     eps: float = 1e-5,
+    num_batches_tracked=None,
 ):
     """Batch normalisation over all axes but the channel axis 1.  In training, batch statistics are used
     and the running statistics (ndarrays, updated in place) move by `momentum` — the running variance
-    with the unbiased batch variance, as PyTorch does.  In eval, the running statistics are used."""
+    with the unbiased batch variance, as PyTorch does; `num_batches_tracked` (a 0-d int array, optional)
+    counts the batches, and momentum None then means a cumulative average.  In eval, the running
+    statistics are used."""
     if input.ndim < 2:
         raise ValueError(f"batch_norm: `input` must be (N, C, ...), got shape {input.shape}")
     c = input.shape[1]
@@ -374,17 +384,18 @@ def batch_norm(
             )
         xhat = Normalize.apply(input, axes=axes, eps=eps)
         if running_mean is not None:
-            ctx_mean = input.data.mean(axis=axes)
-            var = input.data.var(axis=axes)
-            running_mean *= 1 - momentum
-            running_mean += momentum * ctx_mean
-            running_var *= 1 - momentum
-            running_var += momentum * var * count / (count - 1)
+            UpdateRunningStats.apply(
+                input.data if isinstance(input, Tensor) else np.asarray(input),
+                running_mean=running_mean,
+                running_var=running_var,
+                momentum=momentum,
+                axes=axes,
+                num_batches_tracked=num_batches_tracked,
+            )
     else:
         if running_mean is None or running_var is None:
             raise ValueError("batch_norm: eval mode needs `running_mean` and `running_var`")
-        rstd = (1.0 / np.sqrt(running_var + eps)).astype(input.dtype)
-        xhat = (input - running_mean.reshape(shape).astype(input.dtype)) * rstd.reshape(shape)
+        xhat = BatchNormEval.apply(input, running_mean, running_var, eps=eps, shape=shape)
     return _affine(xhat, weight, bias, shape)
 
 

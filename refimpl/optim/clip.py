@@ -24,6 +24,7 @@ import numbers
 import numpy as np
 
 from ..autograd.tensor import Tensor
+from ..autograd.trace import recorded_effect
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_"]
 
@@ -53,6 +54,7 @@ def _norm(g: np.ndarray, p: float) -> float:
     return float(np.sum(a**p) ** (1.0 / p))
 
 
+@recorded_effect
 def clip_grad_norm_(
     parameters, max_norm: float, norm_type: float = 2.0, error_if_nonfinite: bool = False
 ) -> float:
@@ -83,6 +85,7 @@ def clip_grad_norm_(
     return total
 
 
+@recorded_effect
 def clip_grad_value_(parameters, clip_value: float) -> None:
     """Clamp every gradient entry of ``parameters`` to [-clip_value, clip_value], in place."""
     if isinstance(clip_value, bool) or not isinstance(clip_value, numbers.Real) or not clip_value >= 0:

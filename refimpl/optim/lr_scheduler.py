@@ -33,6 +33,7 @@ import math
 import numbers
 from bisect import bisect_right
 
+from ..autograd.trace import recorded_effect
 from .optimizer import Optimizer
 
 __all__ = [
@@ -99,6 +100,7 @@ class LRScheduler:
         """The learning rates the last `step` wrote into the optimizer's groups."""
         return list(self._last_lr)
 
+    @recorded_effect
     def step(self) -> None:
         """Advance one step: ``last_epoch += 1`` and write the new lrs into the groups."""
         self.last_epoch += 1
@@ -258,6 +260,7 @@ class SequentialLR(LRScheduler):
         sched, local = self._locate(epoch)
         return sched.lr_at(local)
 
+    @recorded_effect
     def step(self) -> None:
         self.last_epoch += 1
         sched, local = self._locate(self.last_epoch)

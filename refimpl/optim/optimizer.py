@@ -35,6 +35,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from ..autograd.tensor import Tensor
+from ..autograd.trace import recorded_effect
 
 __all__ = ["Optimizer", "required"]
 
@@ -164,6 +165,7 @@ class Optimizer:
         """Validate (and normalise in place) one group's hyperparameters. Subclasses override."""
 
     # --- gradients -----------------------------------------------------------------------------
+    @recorded_effect
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Drop every parameter's gradient (``grad = None``), or zero it in place if not set_to_none."""
         for group in self.param_groups:
@@ -176,6 +178,7 @@ class Optimizer:
                     p.grad = np.zeros_like(p.data)
 
     # --- the step ------------------------------------------------------------------------------
+    @recorded_effect
     def step(self, closure=None):
         """Update every parameter that has a gradient; parameters with ``grad is None`` are skipped.
 
@@ -222,6 +225,7 @@ class Optimizer:
         self._step_post_hooks[key] = hook
         return _HookHandle(self._step_post_hooks, key)
 
+    @recorded_effect
     def mask_(self, param: Tensor, mask) -> None:
         """Multiply ``param.data`` and every per-element array of ``state[param]`` by ``mask`` in place.
 

@@ -898,3 +898,39 @@ BAD_CALLS = [
 def test_bad_input_raises_a_clear_error(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
+
+
+def test_batch_norm_eval_op_formula_and_gradients():
+    """Eval-mode batch norm (one op, BatchNormEval): x̂ = (x − μ_run)/sqrt(σ²_run + ε) per channel, a
+    float64 finite-difference check of x̄ and of its second derivative, and no gradient to the buffers."""
+    from refimpl.nn import functional as F
+
+    g = np.random.default_rng(0)
+    x = g.normal(size=(4, 3, 2, 2))
+    mean, var = g.normal(size=3), g.uniform(0.5, 2.0, size=3)
+    out = F.batch_norm(refimpl.tensor(x), mean, var, training=False, eps=1e-5).data
+    by_hand = np.empty_like(x)
+    for c in range(3):
+        by_hand[:, c] = (x[:, c] - mean[c]) / math.sqrt(var[c] + 1e-5)
+    assert np.allclose(out, by_hand, rtol=1e-12, atol=1e-12)
+    w = refimpl.tensor(g.normal(size=3), requires_grad=True)
+
+    def fn(t, w):
+        return (F.batch_norm(t, mean, var, weight=w, training=False) ** 2).sum()
+
+    xt = refimpl.tensor(x, requires_grad=True)
+    assert refimpl.gradcheck(fn, xt, w)
+    assert refimpl.gradgradcheck(fn, xt, w)
+
+
+def test_batch_norm_running_statistics_update_by_hand():
+    """The training-mode update (UpdateRunningStats): μ ← (1−m)μ + m·mean, σ² ← (1−m)σ² + m·var·n/(n−1),
+    the count up by one, and momentum None = the cumulative average 1/count."""
+    bn = nn.BatchNorm1d(2, momentum=None, dtype=np.float64)
+    g = np.random.default_rng(1)
+    batches = [g.normal(size=(5, 2)) for _ in range(3)]
+    for b in batches:
+        bn(refimpl.tensor(b))
+    assert int(bn.num_batches_tracked) == 3
+    assert np.allclose(bn.running_mean, np.mean([b.mean(0) for b in batches], axis=0), atol=1e-12)
+    assert np.allclose(bn.running_var, np.mean([b.var(0, ddof=1) for b in batches], axis=0), atol=1e-12)

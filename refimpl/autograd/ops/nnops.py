@@ -235,3 +235,68 @@ class Normalize(Function):
         centred = sub(x, x.mean(axes, True))
         rstd = pow(add(mul(centred, centred).mean(axes, True), ctx.eps), -0.5)
         return (mul(rstd, sub(sub(g, g.mean(axes, True)), mul(xhat, mul(g, xhat).mean(axes, True)))),)
+
+
+# --- random masks and running statistics: ops so that a recorded step (refimpl.compile) redoes them ---
+class DropoutMask(Function):
+    """The inverted-dropout multiplier keep / (1 − p), keep ~ Bernoulli(1 − p), for x's shape and dtype,
+    drawn at call time from `generator` (None: the library's default).  Not differentiated (x is only
+    read for its shape); the dropout itself is x · mask, an ordinary product."""
+
+    def forward(ctx, x, *, p, generator):
+        from ...random import as_generator
+
+        keep = as_generator(generator).random(x.shape) >= p
+        return (keep * (1.0 / (1.0 - p))).astype(x.dtype)
+
+    def backward(ctx, g):
+        return (None,)
+
+    def backward_graph(ctx, g, out, x):
+        return (None,)
+
+
+class UpdateRunningStats(Function):
+    """Batch norm's running statistics, moved in place toward this batch's (training mode):
+    μ_run ← (1 − m) μ_run + m μ_B,  σ²_run ← (1 − m) σ²_run + m σ²_B · n/(n − 1)  (unbiased, as PyTorch).
+    With `num_batches_tracked` (a 0-d int buffer) the count goes up by one first, and momentum None
+    means the cumulative average m = 1/count.  Returns an empty array; nothing is differentiated."""
+
+    def forward(ctx, x, *, running_mean, running_var, momentum, axes, num_batches_tracked=None):
+        if num_batches_tracked is not None:
+            num_batches_tracked += 1
+            if momentum is None:
+                momentum = 1.0 / float(num_batches_tracked)
+        if momentum is None:
+            raise ValueError("batch_norm: momentum=None (a cumulative average) needs `num_batches_tracked`")
+        count = x.size // x.shape[1]
+        mean = x.mean(axis=axes)
+        var = x.var(axis=axes)
+        running_mean *= 1 - momentum
+        running_mean += momentum * mean
+        running_var *= 1 - momentum
+        running_var += momentum * var * count / (count - 1)
+        return np.empty(0, dtype=x.dtype)
+
+    def backward(ctx, g):
+        return (None,)
+
+    def backward_graph(ctx, g, out, x):
+        return (None,)
+
+
+class BatchNormEval(Function):
+    """Eval-mode batch norm: x̂ = (x − μ_run) · rstd, rstd = 1/sqrt(σ²_run + ε), per channel (`shape`
+    broadcasts a channel vector against x).  The running statistics are read when the op runs, so a
+    recorded step sees their current values; x̄ = ȳ · rstd, and they get no gradient."""
+
+    def forward(ctx, x, running_mean, running_var, *, eps, shape):
+        rstd = (1.0 / np.sqrt(running_var + eps)).astype(x.dtype).reshape(shape)
+        ctx.rstd = rstd
+        return (x - running_mean.reshape(shape).astype(x.dtype)) * rstd
+
+    def backward(ctx, g):
+        return (g * ctx.rstd, None, None)
+
+    def backward_graph(ctx, g, out, x, running_mean, running_var):
+        return (g * ctx.rstd, None, None)

@@ -186,11 +186,7 @@ class _BatchNorm(Module):
                 f"{type(self).__name__}: expected input {self._layout} with C = num_features = "
                 f"{self.num_features}, got shape {tuple(x.shape)}"
             )
-        momentum = self.momentum
-        if self.training and self.track_running_stats:
-            self.num_batches_tracked += 1  # a 0-d array, updated in place
-            if momentum is None:
-                momentum = 1.0 / float(self.num_batches_tracked)
+        counting = self.training and self.track_running_stats  # the count (a 0-d array) goes up in place
         # without running statistics (track_running_stats=False) the batch statistics are used in eval too
         return F.batch_norm(
             x,
@@ -199,8 +195,9 @@ class _BatchNorm(Module):
             self.weight,
             self.bias,
             training=self.training or not self.track_running_stats,
-            momentum=0.0 if momentum is None else momentum,
+            momentum=self.momentum,
             eps=self.eps,
+            num_batches_tracked=self.num_batches_tracked if counting else None,
         )
 
     def extra_repr(self):
