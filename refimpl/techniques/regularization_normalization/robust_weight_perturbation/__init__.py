@@ -237,30 +237,34 @@ def apply_perturbation(model, v: list, coeff: float) -> None:
 
 # --- the input adversary: PGD-ℓ∞ as the official attack_pgd ---------------------------------------------
 def _input_grad(model, x, y) -> np.ndarray:
-    xt = Tensor(x, requires_grad=True)
-    F.cross_entropy(model(xt), y).backward()
+    """∇ₓ ℓ(model(x), y) only: the parameters are switched off for this forward pass, so no op computes
+    (and the backward pass never accumulates) a parameter gradient nobody reads."""
+    params = list(model.parameters())
+    flags = [p.requires_grad for p in params]
+    for p in params:
+        p.requires_grad = False
+    try:
+        xt = Tensor(x, requires_grad=True)
+        F.cross_entropy(model(xt), y).backward()
+    finally:
+        for p, flag in zip(params, flags):
+            p.requires_grad = flag
     return xt.grad
 
 
 def pgd(model, x, y, eps: float, alpha: float, steps: int, *, rng=None, clip=(0.0, 1.0)) -> np.ndarray:
     """ℓ∞ PGD: δ ~ U[−ε, ε] then `steps` times x' ← clip(x + Π_ε(x' + α sign(∇ₓℓ) − x)); the model's
-    parameter gradients are left untouched (they are saved and restored)."""
+    parameter gradients are left untouched (the attack does not differentiate the parameters)."""
     if eps < 0 or alpha < 0 or steps < 0:
         raise ValueError(f"pgd: eps, alpha and steps must be ≥ 0, got {eps}, {alpha}, {steps}")
     x0 = np.asarray(x)
-    params = list(model.parameters())
-    saved = [p.grad for p in params]
     rng = as_generator(rng)
     lo, hi = clip
     xa = np.clip(x0 + rng.uniform(-eps, eps, size=x0.shape), lo, hi).astype(x0.dtype)
-    try:
-        for _ in range(int(steps)):
-            g = _input_grad(model, xa, y)
-            xa = x0 + np.clip(xa + alpha * np.sign(g) - x0, -eps, eps)  # projection onto the ε-ball
-            xa = np.clip(xa, lo, hi).astype(x0.dtype)  # and onto the data range
-    finally:
-        for p, g in zip(params, saved):
-            p.grad = g
+    for _ in range(int(steps)):
+        g = _input_grad(model, xa, y)
+        xa = x0 + np.clip(xa + alpha * np.sign(g) - x0, -eps, eps)  # projection onto the ε-ball
+        xa = np.clip(xa, lo, hi).astype(x0.dtype)  # and onto the data range
     return xa
 
 
