@@ -91,6 +91,11 @@ class ReferenceCase:
     `function` (the import path of the function exercised, e.g.
     ``"refimpl.techniques.sparsity_pruning.global_magnitude_pruning.global_magnitude_masks"``) and the
     float32 tolerances `atol32`/`rtol32` for checking a float32 implementation as it is.
+
+    `conventions` names, as plain strings, every convention that shapes the result and that another
+    framework may do differently, e.g. ``{"rounding": "divide: round(x/s), half to even", "saturation":
+    "clamp codes to [q_min, q_max]"}`` (keys in use: rounding, saturation, scheme, granularity,
+    gradient); it is exported with the case.  Empty where no such choice is made.
     """
 
     name: str
@@ -103,6 +108,13 @@ class ReferenceCase:
     function: str = ""
     atol32: float = 1e-5
     rtol32: float = 1e-4
+    conventions: dict = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self):
+        if not isinstance(self.conventions, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in self.conventions.items()
+        ):
+            raise TypeError(f"ReferenceCase {self.name!r}: `conventions` must be a dict of str → str")
 
     def run(self) -> dict:
         got = self.compute(**self.inputs)

@@ -69,26 +69,69 @@ def _width() -> int:
     return max(40, min(110, shutil.get_terminal_size((100, 24)).columns - 1))
 
 
+_OPEN, _CLOSE = "([{⟨", ")]}⟩"
+
+
+def _wrap_formula(text: str, width: int, indent: str = "  ", hang: str = "      ") -> list:
+    """Lines of at most `width` characters for one equation (or a label and a path), breaking where the
+    meaning survives: first at a wide gap (two or more spaces: the catalogue's separator between
+    equations) or a space outside brackets, then inside brackets, then before a `.` or after a `/` of a
+    long name; continuation lines get the hanging indent `hang`, deeper than the first line's `indent`."""
+    lines, prefix, text = [], indent, text.strip()
+    while len(prefix) + len(text) > width:
+        room = width - len(prefix)
+        spaces, depth = [], 0  # (priority, index of the space)
+        for i, ch in enumerate(text[: room + 1]):
+            if ch in _OPEN:
+                depth += 1
+            elif ch in _CLOSE:
+                depth = max(depth - 1, 0)
+            elif ch == " " and i > 0 and text[i - 1] != " ":
+                spaces.append((2 if text[i : i + 2] == "  " else 1 if depth == 0 else 0, i))
+        enough = [(p, i) for p, i in spaces if i >= 0.4 * room]  # leave no stub of a line
+        in_name = [i + (text[i] == "/") for i in range(1, room) if text[i] in "./" and text[i - 1] != " "]
+        if enough:
+            best = max(p for p, _ in enough)
+            cut = max(i for p, i in enough if p == best)
+        elif in_name and in_name[-1] >= 0.4 * room:
+            cut = in_name[-1]
+        else:
+            cut = spaces[-1][1] if spaces else (in_name[-1] if in_name else room)
+        lines.append(prefix + text[:cut].rstrip())
+        text, prefix = text[cut:].lstrip(), hang
+    return lines + [prefix + text]
+
+
 def _cmd_show(args) -> int:
     t = catalog.get(args.slug)
     width = _width()
-    eqs = "\n".join(f"  {e}" for e in t.equations)
-    note = textwrap.fill(f"Verified: {t.verified} — {t.verification_note}", width, subsequent_indent="  ")
+
+    def fill(text, hang="  "):
+        return textwrap.fill(text, width, subsequent_indent=hang, break_on_hyphens=False)
+
+    def field(text):
+        return "\n".join(_wrap_formula(text, width, indent="", hang="    "))
+
+    eqs = "\n".join(line for e in t.equations for line in _wrap_formula(e, width))
+    note = fill(f"Verified: {t.verified} — {t.verification_note}")
     print(
-        f"{t.title}\n{t.authors} ({t.year})\narXiv: {t.arxiv}  {t.arxiv_url}\n"
-        f"family: {t.family}   module: {t.module}\nnotebook: {t.notebook}\n\n"
-        f"{textwrap.fill(t.summary, width)}\n\nKey equations:\n{eqs}\n\n{note}"
+        f"{fill(t.title)}\n{fill(f'{t.authors} ({t.year})')}\n{field(f'arXiv: {t.arxiv}  {t.arxiv_url}')}\n"
+        f"{field(f'family: {t.family}   module: {t.module}')}\n{field(f'notebook: {t.notebook}')}\n\n"
+        f"{fill(t.summary, '')}\n\nKey equations:\n{eqs}\n\n{note}"
     )
     if t.is_package:
         from .experiments import freshness, recorded
 
         state, r = freshness(t.slug), recorded(t.slug)
         print(
-            f"\nRecorded full result: {state}"
-            + ("" if r is None else f" (seeds {r.seeds}, {r.seconds:.0f} s)")
+            "\n"
+            + fill(
+                f"Recorded full result: {state}"
+                + ("" if r is None else f" (seeds {r.seeds}, {r.seconds:.0f} s)")
+            )
         )
         for line in [] if r is None else r.verdict_lines():
-            print(textwrap.fill(line, width, subsequent_indent="  "))
+            print(fill(line))
     return 0
 
 
@@ -355,7 +398,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument(
         "slug",
         nargs="?",
-        help="a technique's slug, or a building block: lora, dora (see refimpl.building_blocks)",
+        help="a technique's slug, or a building block: lora, dora, fake-quant, fp-cast, magnitude-mask, "
+        "lamb-step, lion-step (see refimpl.building_blocks)",
     )
     s.add_argument(
         "--all", action="store_true", help="every technique and building block, into a folder with index.json"
@@ -406,6 +450,9 @@ def main(argv=None) -> int:
         except (AttributeError, OSError, ValueError):
             pass
         return 0
+    except OSError as e:  # a full disk, a folder without permission: say what and where, no traceback
+        print(f"refimpl: {e.strerror or e}" + (f": {e.filename}" if e.filename else ""), file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,7 +1,8 @@
 """Export a technique's reference cases for cross-checking another framework.
 
 Keys are `<case>/inputs/<name>` and `<case>/expected/<name>`; non-array inputs (strings, None) and each
-case's tolerances and note go into the metadata.  Three formats:
+case's tolerances, note and conventions (rounding rule, saturation...: a dict of strings) go into the
+metadata.  Three formats:
 - safetensors: written directly (8-byte header length, JSON header, raw little-endian bytes) so no
   extra package is needed to write; `safetensors.numpy.load_file` or `safetensors.torch.load_file` read it;
 - npz: the arrays plus a `__metadata__` 0-d string array (JSON), loadable with allow_pickle=False;
@@ -61,6 +62,18 @@ def _as_array(value):
     return arr if arr.dtype.kind in "fiub" else None
 
 
+def _plain(value, where: str):
+    """A non-array case value as plain JSON (strings, numbers, booleans, None, lists and dicts of them);
+    anything else is an error, never a Python repr a stranger's parser cannot read."""
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_plain(v, where) for v in value]
+    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+        return {k: _plain(v, where) for k, v in value.items()}
+    raise TypeError(f"vectors: {where} is a {type(value).__name__}, which has no plain JSON form")
+
+
 def case_arrays(slug: str, cases) -> tuple[dict, dict]:
     """(arrays, metadata) for a list of ReferenceCase."""
     from . import __version__
@@ -74,13 +87,14 @@ def case_arrays(slug: str, cases) -> tuple[dict, dict]:
             "rtol": case.rtol,
             "atol_float32": getattr(case, "atol32", None),
             "rtol_float32": getattr(case, "rtol32", None),
+            "conventions": dict(getattr(case, "conventions", None) or {}),
             "params": {},
         }
         for part in ("inputs", "expected"):
             for name, value in getattr(case, part).items():
                 arr = _as_array(value)
                 if arr is None:
-                    info["params"][name] = value if isinstance(value, (str, type(None))) else repr(value)
+                    info["params"][name] = _plain(value, f"{slug}/{case.name}/{part}/{name}")
                 else:
                     arrays[f"{case.name}/{part}/{name}"] = np.require(
                         arr, requirements="C"
@@ -228,7 +242,8 @@ def cases_of(name: str) -> tuple[str, list]:
 
 def load(path_or_slug) -> dict:
     """The cases of a vectors file (or, given a slug, of that technique, computed in memory):
-    {case: {"inputs": {name: array or value}, "expected": {name: array}, "atol", "rtol", "note"}}."""
+    {case: {"inputs": {name: array or value}, "expected": {name: array}, "atol", "rtol", "function",
+    "conventions", "note"}}."""
     if not os.path.exists(os.fspath(path_or_slug)) and format_of(path_or_slug) is None:
         name, cases = cases_of(str(path_or_slug))
         arrays, meta = case_arrays(name, cases)
@@ -244,6 +259,7 @@ def load(path_or_slug) -> dict:
             "atol_float32": info.get("atol_float32"),
             "rtol_float32": info.get("rtol_float32"),
             "function": info.get("function", ""),
+            "conventions": dict(info.get("conventions") or {}),
             "note": info["note"],
         }
         for key, arr in arrays.items():

@@ -156,6 +156,34 @@ def test_vectors_load_and_check_round_trip(tmp_path, fmt):
     assert not crash[0].passed and "ZeroDivisionError" in crash[0].message
 
 
+@pytest.mark.parametrize("fmt", ["safetensors", "npz", "json"])
+def test_conventions_round_trip_through_every_format(tmp_path, fmt):
+    from refimpl.building_blocks import block_cases
+    from refimpl.vectors import format_of, load
+
+    conv = {"rounding": "divide: round(x/s), half to even", "saturation": "clamp to ±max"}
+    cases = _cases() + [
+        catalog.ReferenceCase(
+            "c2", {"x": np.ones(2)}, {"y": np.ones(2)}, lambda x: {"y": x}, conventions=conv
+        )
+    ]
+    path = write_vectors(tmp_path / f"v.{fmt}", "demo", cases, fmt)
+    assert format_of(path) == fmt
+    loaded = load(path)
+    assert loaded["c2"]["conventions"] == conv and loaded["c1"]["conventions"] == {}
+    if fmt == "json":  # plain JSON in the file: a dict of strings, no Python repr
+        assert json.load(open(path))["metadata"]["cases"]["c2"]["conventions"] == conv
+    fq = load(write_vectors(tmp_path / f"fq.{fmt}", "fake-quant", block_cases("fake-quant"), fmt))
+    assert fq["per_tensor_symmetric_4bit_clipped_by_hand"]["conventions"]["saturation"] == (
+        "codes clamped to [-8, 7]"
+    )
+
+
+def test_conventions_must_be_strings():
+    with pytest.raises(TypeError, match="dict of str"):
+        catalog.ReferenceCase("c", {}, {}, lambda: {}, conventions={"bits": 4})
+
+
 def test_vectors_paths_are_honest(tmp_path, capsys):
     assert cli.main(["vectors", GMP, "--out", str(tmp_path / "x.npz")]) == 2  # suffix contradicts --format
     assert "says npz" in capsys.readouterr().err
@@ -195,6 +223,30 @@ def test_cli_user_mistakes_give_one_line_not_a_traceback(tmp_path):
     assert r.returncode == 0 and r.stdout.startswith("refimpl ")
 
 
+@pytest.mark.parametrize(
+    "slug", ["lrp-pruning", "weight-balancing-longtail", "lion-constrained", "robust-weight-perturbation"]
+)
+def test_show_fits_a_60_column_terminal(slug):
+    """Slugs with equations of 90-150 characters: every line fits, and no word of an equation is lost."""
+    import os
+
+    env = {**os.environ, "COLUMNS": "60"}
+    r = subprocess.run(
+        [sys.executable, "-m", "refimpl.cli", "show", slug], capture_output=True, text=True, env=env
+    )
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    too_long = [line for line in lines if len(line) > 60]
+    assert not too_long, too_long
+    t = catalog.get(slug)
+    assert max(len(e) for e in t.equations) > 80  # the slug still exercises the wrapping
+    block = lines[lines.index("Key equations:") + 1 :]
+    block = block[: block.index("")]
+    assert " ".join(" ".join(block).split()) == " ".join(" ".join(t.equations).split())
+    starts = [line for line in block if not line.startswith("   ")]  # hanging indent marks continuations
+    assert len(starts) == len(t.equations) < len(block)
+
+
 def test_cli_closed_pipe_is_quiet(monkeypatch, capsys):
     class ClosedPipe:
         def write(self, text):
@@ -232,3 +284,106 @@ def test_library_code_prints_progress_to_stderr_only():
                 if not any(k.arg == "file" for k in node.keywords):
                     offenders.append(f"{path.name}:{node.lineno}")
     assert not offenders, f"print() to stdout in library code: {offenders}"
+
+
+# --- interruptions, full disks, the pytest helper ------------------------------------------------------------
+def test_ctrl_c_during_a_run_is_one_line_and_exit_code_130(tmp_path):
+    import os
+    import signal
+
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    cmd = [sys.executable, "-m", "refimpl.cli", "run", GMP, "--no-progress", "--out", str(tmp_path)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        first = proc.stdout.readline()  # "running … (full run)": the experiment has started
+        assert first.startswith("running "), first
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130 and "refimpl: interrupted" in err and "Traceback" not in err, err
+    assert not (tmp_path / GMP / "result.json").exists(), "an interrupted run writes no result"
+
+
+def _disk_full_after(monkeypatch, n_writes):
+    """Patch the atomic writer so that the (n_writes + 1)-th file fails half-way, as on a full disk."""
+    import errno
+
+    from refimpl import vectors
+
+    real_enter, count = vectors._atomic.__enter__, {"n": 0}
+
+    def enter(self):
+        f = real_enter(self)
+        count["n"] += 1
+        if count["n"] > n_writes:
+            real_write = f.write
+
+            def write(data):
+                real_write(data[: max(1, len(data) // 2)])
+                raise OSError(errno.ENOSPC, "No space left on device", self.path)
+
+            f.write = write
+        return f
+
+    monkeypatch.setattr(vectors._atomic, "__enter__", enter)
+
+
+@pytest.mark.parametrize("fmt", ["safetensors", "npz", "json"])
+def test_a_full_disk_leaves_no_partial_vectors_file(tmp_path, monkeypatch, fmt):
+    _disk_full_after(monkeypatch, 0)
+    with pytest.raises(OSError, match="No space left"):
+        write_vectors(tmp_path / f"g.{fmt}", GMP, catalog.get(GMP).reference_cases(), fmt)
+    assert list(tmp_path.iterdir()) == [], "neither the file nor its temporary remains"
+
+
+def test_a_full_disk_during_vectors_all_leaves_no_index_and_no_traceback(tmp_path, monkeypatch, capsys):
+    _disk_full_after(monkeypatch, 2)  # two files fit, the third does not
+    assert cli.main(["vectors", "--all", "--out", str(tmp_path), "--format", "npz"]) == 1
+    err = capsys.readouterr().err
+    assert "No space left on device" in err and "Traceback" not in err
+    files = sorted(p.name for p in tmp_path.iterdir())
+    assert len(files) == 2 and "index.json" not in files, files  # whole files only, and no index
+
+
+def test_pytest_cases_parametrizes_over_every_case(tmp_path):
+    from refimpl.vectors import pytest_cases
+
+    path = write_vectors(tmp_path / "g.npz", GMP, catalog.get(GMP).reference_cases(), "npz")
+    items = pytest_cases(path)
+    assert [c["name"] for c in items] == [c.name for c in catalog.get(GMP).reference_cases()]
+    assert all({"inputs", "expected", "atol", "rtol", "function"} <= set(c) for c in items)
+    assert pytest_cases(GMP)[0]["name"] == items[0]["name"]  # a slug works without a file
+
+
+def test_exported_metadata_is_plain_json_without_python_reprs():
+    """No `repr()` of Python objects and no NaN/Infinity in any case's metadata (a stranger's JSON parser
+    must read it); every case records the refimpl version."""
+    import json as _json
+
+    from refimpl.building_blocks import BLOCKS
+    from refimpl.vectors import case_arrays, cases_of
+
+    for name in sorted(set(catalog.entries()) | set(BLOCKS)):
+        slug, cases = cases_of(name)
+        arrays, meta = case_arrays(slug, cases)
+        text = _json.dumps(meta, allow_nan=False)
+        assert meta["refimpl_version"] and "object at 0x" not in text, name
+        for case, info in meta["cases"].items():
+            for key, value in info["params"].items():
+                assert _json.loads(_json.dumps(value)) == value, f"{name}/{case}: {key} = {value!r}"
+
+
+def test_a_case_value_without_a_plain_json_form_is_an_error():
+    from refimpl.catalog import ReferenceCase
+    from refimpl.vectors import case_arrays
+
+    ok = ReferenceCase(
+        "c", {"x": np.ones(2), "mode": "a", "sizes": (3, 4), "opts": {"k": 1}}, {"y": np.ones(2)}, None
+    )
+    _, meta = case_arrays("s", [ok])
+    assert meta["cases"]["c"]["params"] == {"mode": "a", "opts": {"k": 1}}  # (3, 4) is an int array
+    bad = ReferenceCase("c", {"x": np.ones(2), "f": object()}, {"y": np.ones(2)}, None)
+    with pytest.raises(TypeError, match="s/c/inputs/f"):
+        case_arrays("s", [bad])

@@ -78,3 +78,36 @@ def test_01_exercise_3_weight_norm_rows_stay_at_g_after_a_step():
     g = model[0].parametrizations.weight[0].g.data[:, 0]
     # W = g v/‖v‖: the division by ‖v‖ makes every row's length g, whatever the step did to v
     np.testing.assert_allclose(np.linalg.norm(model[0].weight.data, axis=1), g, rtol=1e-5)
+
+
+# --- the notebooks themselves: exercises last, one solution test per exercise, the loop before `fit` -----------
+def _cells(name):
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "notebooks" / name
+    return json.loads(path.read_text(encoding="utf-8"))["cells"]
+
+
+@pytest.mark.parametrize("name, prefix", [("00-autograd.ipynb", "00"), ("01-training.ipynb", "01")])
+def test_foundation_notebook_ends_with_exercises_each_checked_here(name, prefix):
+    import re
+
+    last = _cells(name)[-1]
+    text = "".join(last["source"])
+    assert last["cell_type"] == "markdown" and text.startswith("## Exercises"), f"{name}: end with exercises"
+    assert "tests/test_notebook_exercises.py" in text
+    numbered = re.findall(r"^(\d+)\. ", text, flags=re.M)
+    solutions = sorted(n for n in globals() if n.startswith(f"test_{prefix}_exercise_"))
+    assert numbered == [str(i + 1) for i in range(len(numbered))] and len(numbered) >= 3
+    assert [int(re.match(rf"test_{prefix}_exercise_(\d+)_", s).group(1)) for s in solutions] == [
+        int(n) for n in numbered
+    ], f"{name}: one solution test per exercise"
+
+
+def test_01_training_writes_the_loop_out_before_fit():
+    code = ["".join(c["source"]) for c in _cells("01-training.ipynb") if c["cell_type"] == "code"]
+    first_fit = next(i for i, src in enumerate(code) if "fit(" in src and "def " not in src)
+    loop = next((src for src in code[:first_fit] if "for " in src), "")
+    for move in ("backward()", ".step()", "zero_grad()", "cross_entropy("):
+        assert move in loop, f"the explicit loop before `fit` lacks {move}"

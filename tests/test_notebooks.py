@@ -40,3 +40,32 @@ def test_notebook_imports_no_private_module_or_name(path):
         flags=re.M,
     )
     assert not private, f"private imports: {private}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[str(p.relative_to(ROOT / "notebooks")) for p in NOTEBOOKS])
+def test_no_cell_ends_with_a_bare_figure(path):
+    """Jupyter shows a cell's last value: a figure left there is drawn twice (inline backend + the value)."""
+    import ast
+    import json
+
+    for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
+        src = "".join(cell["source"])
+        if cell["cell_type"] != "code" or not src.strip():
+            continue
+        try:
+            body = ast.parse(src).body
+        except SyntaxError:  # IPython magics: not ours to judge
+            continue
+        last = body[-1] if body else None
+        if not isinstance(last, ast.Expr):
+            continue
+        after = src.splitlines()[last.end_lineno - 1][last.end_col_offset :]
+        if after.lstrip().startswith(";"):  # `plot(result);  # comment` shows nothing
+            continue
+        value, line = last.value, src.strip().splitlines()[-1]
+        names = {n.id for n in ast.walk(value) if isinstance(n, ast.Name)} | {
+            n.attr for n in ast.walk(value) if isinstance(n, ast.Attribute)
+        }
+        bare_name = isinstance(value, ast.Name) and value.id in {"fig", "figure", "f"}
+        plotting = isinstance(value, ast.Call) and names & {"plot", "curves", "figure", "subplots", "gcf"}
+        assert not (bare_name or plotting), f"end the cell with `;` (or plt.show()): {line!r}"

@@ -31,3 +31,11 @@ def test_quickstart_installs_runs_a_real_technique_and_tests():
 def test_ci_runs_the_readme_block():
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert "## Quickstart" in ci, ".ci/run must take its commands from README's Quickstart block"
+
+
+def test_readme_says_how_to_make_a_venv_and_open_the_notebooks():
+    quick = README.split("## Quickstart", 1)[1].split("\n## ", 1)[0]
+    assert "python3 -m venv .venv" in quick and "source .venv/bin/activate" in quick
+    assert "jupyter lab notebooks/" in quick
+    pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    assert re.search(r'"jupyter[>=<~ ]', pyproject), "the dev extra installs what the README opens"

@@ -226,3 +226,34 @@ def test_train_with_a_ready_optimizer_and_linear_warmup_takes_the_hand_computed_
         train(model, None, optimizer="sgd", epochs=1, seed=0, x=x, y=y)
     with pytest.raises(ValueError, match="warmup_steps"):
         train(model, None, lr=0.1, epochs=1, seed=0, x=x, y=y, warmup_steps=-1)
+
+
+def test_experiments_run_with_one_blas_thread_whoever_calls_them(monkeypatch):
+    """A notebook calls `run` with BLAS at its default thread count; the harness limits it to one inside the
+    run (toy matrices are slower threaded) and gives the caller's setting back afterwards."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    import refimpl.experiments.store as store
+
+    def blas_threads():  # {library file: threads}
+        return {
+            i["filepath"]: i["num_threads"]
+            for i in threadpoolctl.threadpool_info()
+            if i["user_api"] == "blas"
+        }
+
+    if not blas_threads():
+        pytest.skip("no BLAS library that threadpoolctl can see")
+    monkeypatch.setattr(store, "source_hash", lambda slug: "h")
+    seen = []
+
+    @experiment("tiny", seeds=(0, 1, 2), quick_seeds=(7,))
+    def run(quick, seeds, progress):
+        seen.append(set(blas_threads().values()))
+        return _tiny_result(quick)
+
+    with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):  # as a Jupyter kernel on 2 cores
+        before = blas_threads()
+        run(quick=True, progress=False)
+        after = blas_threads()
+        assert {lib: after[lib] for lib in before} == before  # the caller's setting is given back
+    assert seen == [{1}]

@@ -220,3 +220,43 @@ def test_ste_passes_the_gradient_inside_the_clip_only(slug, adapter):
     np.testing.assert_array_equal(t.grad != 0, np.asarray(inside, bool))
     if exact is not None:
         np.testing.assert_array_equal(t.grad, exact)
+
+
+# --- every reference case states its rounding rule -----------------------------------------------------------
+# Functions whose cases do not round anything (a knapsack, a score, a loss, an index map...), so there is no
+# rounding rule to state.  A new quantization case outside this list must say how it rounds.
+NO_ROUNDING = {
+    "allocate_bits",
+    "class_embeddings",
+    "kl_bias_loss",
+    "lim_score",
+    "zd_score",
+    "allocation",
+    "bias_from_maxval",
+    "power_map",
+    "count_oscillations",
+    "cga_trainable_mask",
+    "khot_values",
+    "random_hadamard",
+    "attention_concentration",
+    "sequence_importance",
+    "signsgd_step",
+}
+
+
+def test_every_quantization_case_states_its_rounding_rule():
+    from refimpl import catalog
+
+    missing, exempt_seen = [], set()
+    for slug, technique in catalog.entries().items():
+        if technique.family != FAMILY:
+            continue
+        for case in technique.reference_cases():
+            fn = case.function.rsplit(".", 1)[-1]
+            if fn in NO_ROUNDING:
+                exempt_seen.add(fn)
+                continue
+            if not case.conventions.get("rounding"):
+                missing.append(f"{slug}/{case.name} ({fn})")
+    assert not missing, f"cases without conventions['rounding']: {missing}"
+    assert exempt_seen == NO_ROUNDING, f"stale exemptions: {sorted(NO_ROUNDING - exempt_seen)}"

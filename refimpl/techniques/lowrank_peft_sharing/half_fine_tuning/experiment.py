@@ -154,7 +154,7 @@ def plot(result) -> dict:
     for i, name in enumerate(names):
         ax.bar(x + (i - (len(names) - 1) / 2) * width, acc[i], width, label=name)
     ax.set_xticks(x, tnames)
-    ax.set_ylim(max(0.0, acc.min() - 0.1), 1.0)
+    ax.set_ylim(0.0, 1.0)  # bars start at zero
     ax.set_ylabel("test accuracy after stage C\n(mean over seeds)")
     ax.set_title("A → B → C: what each arm keeps of every task", fontsize=10)
     ax.legend(fontsize=7, loc="lower left")

@@ -197,9 +197,10 @@ def plot(result) -> dict:
     for i, d in enumerate(diffs.values()):
         ax2.scatter(np.full(len(d), i) + np.linspace(-0.1, 0.1, len(d)), 100 * d, alpha=0.7)
         ax2.errorbar(i + 0.25, 100 * d.mean(), yerr=100 * d.std(ddof=1) / np.sqrt(len(d)), fmt="o", c="k")
-    ax2.axhline(0, c="k", lw=0.8)
+    ax2.axhline(0, c="k", lw=0.8, label="no difference")
     ax2.set_xticks(range(len(diffs)), list(diffs))
     ax2.set_ylabel("test accuracy difference (points)")
     ax2.set_title("paired by seed (mean ± s.e.)")
+    ax2.legend(fontsize=7)
     fig.tight_layout()
     return {SLUG: fig}

@@ -257,7 +257,7 @@ def plot(result) -> dict:
         ax1.scatter(ds + (0.1 if b == "uniform" else -0.1), rel, c=c, label=f"QP vs {b}", alpha=0.8)
     tie = 100 * result.notes["tie_tolerance"]
     ax1.axhspan(-tie, tie, color="k", alpha=0.1, label="tie band")
-    ax1.axhline(0, c="k", lw=0.5)
+    ax1.axhline(0, c="k", lw=0.5, label="no change")
     ax1.set_xticks(range(len(result.notes["datasets"])))
     ax1.set_xticklabels([f"{t} d={d}\nσ={n}" for d, t, n in result.notes["datasets"]], fontsize=7)
     ax1.set_ylabel("test NMSE change of QP (%)  (< 0: QP better)")

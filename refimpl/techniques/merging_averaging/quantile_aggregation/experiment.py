@@ -309,8 +309,8 @@ def plot(result) -> dict:
     w = np.asarray(result.arrays["local_weights"])
     for k, b in enumerate(result.notes["bases"]):
         ax.plot(x, w[:, k], label=b)
-    for lo, _ in result.notes["regions"][1:]:
-        ax.axvline(lo, c="gray", lw=0.5)
+    for k, (lo, _) in enumerate(result.notes["regions"][1:]):
+        ax.axvline(lo, c="gray", lw=0.5, label="region boundary" if k == 0 else None)
     ax.set_xlabel("x")
     ax.set_ylabel("local weight (mean over levels)")
     ax.set_title("local-medium+sort: weights along x")

@@ -75,11 +75,14 @@ def _lars_by_loops(x, grads, lr, momentum, weight_decay):
 
 
 def reference_cases() -> list:
-    def lamb(x, g, lr, eps, weight_decay):
-        return _one_step(LAMB, x, g, lr=lr, eps=eps, weight_decay=weight_decay)
+    def lamb(x, g, lr, beta1, beta2, eps, weight_decay):
+        betas = (float(beta1), float(beta2))
+        return _one_step(
+            LAMB, x, g, lr=float(lr), betas=betas, eps=float(eps), weight_decay=float(weight_decay)
+        )
 
     def lars(x, g, lr, momentum, weight_decay):
-        return _one_step(LARS, x, g, lr=lr, momentum=momentum, weight_decay=weight_decay)
+        return _one_step(LARS, x, g, lr=float(lr), momentum=float(momentum), weight_decay=float(weight_decay))
 
     def lamb_run(x, grads, lr, beta1, beta2, eps, weight_decay):
         kw = dict(
@@ -143,7 +146,15 @@ def reference_cases() -> list:
     return [
         ReferenceCase(
             "lamb_first_step",
-            {"x": [1.0, 0.0], "g": [3.0, 4.0], "lr": 0.1, "eps": 0.0, "weight_decay": 0.0},
+            {
+                "x": [1.0, 0.0],
+                "g": [3.0, 4.0],
+                "lr": 0.1,
+                "beta1": 0.9,
+                "beta2": 0.999,
+                "eps": 0.0,
+                "weight_decay": 0.0,
+            },
             {"x": [1 - 0.1 / math.sqrt(2), -0.1 / math.sqrt(2)], "trust_ratio": 1 / math.sqrt(2)},
             lamb,
             function=f"{_PATH}.LAMB",
@@ -153,7 +164,15 @@ def reference_cases() -> list:
         ),
         ReferenceCase(
             "lamb_first_step_weight_decay",
-            {"x": [1.0, 0.0], "g": [3.0, 4.0], "lr": 0.1, "eps": 0.0, "weight_decay": 0.5},
+            {
+                "x": [1.0, 0.0],
+                "g": [3.0, 4.0],
+                "lr": 0.1,
+                "beta1": 0.9,
+                "beta2": 0.999,
+                "eps": 0.0,
+                "weight_decay": 0.5,
+            },
             {
                 "x": [1 - 0.1 * 1.5 / math.sqrt(3.25), -0.1 * 1.0 / math.sqrt(3.25)],
                 "trust_ratio": 1 / math.sqrt(3.25),
@@ -166,7 +185,15 @@ def reference_cases() -> list:
         ),
         ReferenceCase(
             "lamb_zero_weight_gives_ratio_one",
-            {"x": [0.0, 0.0], "g": [3.0, 4.0], "lr": 0.1, "eps": 0.0, "weight_decay": 0.0},
+            {
+                "x": [0.0, 0.0],
+                "g": [3.0, 4.0],
+                "lr": 0.1,
+                "beta1": 0.9,
+                "beta2": 0.999,
+                "eps": 0.0,
+                "weight_decay": 0.0,
+            },
             {"x": [-0.1, -0.1], "trust_ratio": 1.0},
             lamb,
             function=f"{_PATH}.LAMB",

@@ -11,6 +11,13 @@ from . import affine_quant, allocate_bits, class_embeddings, kl_bias_loss
 
 _F = "refimpl.techniques.quantization.adaquant_calibtip."
 
+_AFFINE = {
+    "rounding": "divide: code = round((x − lo)/s), half to even (np.rint); the gradient passes it (STE)",
+    "saturation": "codes clamped to [0, 2^b − 1]",
+    "scheme": "learnable affine grid x̂ = lo + s·code with s = max(rng, 1e-8)/(2^b − 1); lo is a real "
+    "offset, not rounded to the grid (no integer zero point)",
+}
+
 
 def _kl_closed_form(z, e):
     """mean over rows and classes of p·(log p − log q), p = softmax(e), q = softmax(z), written out."""
@@ -52,6 +59,7 @@ def reference_cases() -> list:
         ),
         ReferenceCase(
             name="affine_quant_hand",
+            conventions=_AFFINE,
             inputs={"x": [-0.4, 0.1, 0.8, 0.5], "lo": -0.4, "rng": 1.2, "bits": 2},
             expected={"q": [-0.4, 0.0, 0.8, 0.4]},
             compute=lambda x, lo, rng, bits: {"q": affine_quant(x, lo, rng, bits)},

@@ -259,8 +259,10 @@ def plot(result) -> dict:
     sd = [np.std(result.values(n, "test_accuracy")) for n in names]
     axes[0].barh(range(len(names)), acc, xerr=sd, color=[f"C{i}" for i in range(len(names))])
     axes[0].set_yticks(range(len(names)), names, fontsize=8)
-    axes[0].axvline(np.mean(result.values(names[0], "fp_test_accuracy")), color="k", ls="--", lw=1)
-    axes[0].set(xlabel="test accuracy (mean ± sd over seeds; dashed: full precision)", xlim=(0, 1))
+    fp = np.mean(result.values(names[0], "fp_test_accuracy"))
+    axes[0].axvline(fp, color="k", ls="--", lw=1, label="full precision")
+    axes[0].set(xlabel="test accuracy (mean ± sd over seeds)", xlim=(0, 1))
+    axes[0].legend(fontsize=8, loc="lower left", bbox_to_anchor=(0.0, 1.0))  # above the bars
     d = np.asarray(result.arrays["delta_loss"])
     bits = result.notes["bit_options"]
     for i, row in enumerate(d):

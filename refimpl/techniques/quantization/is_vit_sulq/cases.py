@@ -10,6 +10,26 @@ from . import _q, channel_qparams, reparameterize, sulq, weight_qparams
 
 _F = "refimpl.techniques.quantization.is_vit_sulq."
 
+_SULQ = {
+    "rounding": "half to even (np.rint), twice: the code k = round((log2(x + η) − lo)/Δ), then the "
+    "exponent round(k·Δ + lo), output 2^exponent − η",
+    "saturation": "k clamped to [0, 2^b − 1]",
+    "scheme": "shift-uniform-log2: a uniform grid of 2^b levels over [min, max] of log2(x + η)",
+}
+_WEIGHT_GRID = {
+    "rounding": "z = round(−lo/s), half to even (np.rint); z is not clamped",
+    "scheme": "affine min–max with 0 included: lo = min(min w, 0), hi = max(max w, 0), "
+    "s = max(hi − lo, 1e-12)/(2^b − 1)",
+    "granularity": "per output row of W (out, in)",
+}
+_FOLD = {
+    "rounding": "divide: code = round(x/s) + z, half to even (np.rint); z_c = round(−lo_c/s_c), "
+    "z̃ = round(mean z_c)",
+    "saturation": "codes clamped to [0, 2^b − 1]",
+    "scheme": "affine min–max with 0 included (quant_params, symmetric=False)",
+    "granularity": "per channel (last axis of x) before the fold; one (s̃ = mean s_c, z̃) after it",
+}
+
 _X = [[0.05, 1.2, -2.5, 0.3], [-0.1, 0.4, -1.0, 0.9], [0.12, 2.0, -3.1, -0.2], [0.0, 0.9, -1.8, 0.6]]
 _W = [[0.5, -0.2, 0.1, 0.3], [-0.4, 0.25, 0.2, -0.1], [0.05, 0.6, -0.3, 0.2]]
 _B = [0.1, -0.2, 0.05]
@@ -30,6 +50,7 @@ def reference_cases() -> list:
     return [
         ReferenceCase(
             name="sulq_one_bit",
+            conventions=_SULQ,
             inputs={"x": [0.5, 0.25, 0.125, 0.125], "bits": 1, "eta": 0.0},
             expected={"q": [0.5, 0.125, 0.125, 0.125]},
             compute=lambda x, bits, eta: {"q": sulq(x, bits, eta)},
@@ -40,6 +61,7 @@ def reference_cases() -> list:
         ),
         ReferenceCase(
             name="sulq_shift_reaches_one",
+            conventions=_SULQ,
             inputs={"x": [1.0, 0.0, 0.3], "bits": 2, "eta": 1.0},
             expected={"q": [1.0, 0.0, 0.0]},
             compute=lambda x, bits, eta: {"q": sulq(x, bits, eta)},
@@ -51,6 +73,7 @@ def reference_cases() -> list:
         ),
         ReferenceCase(
             name="weight_grid_by_hand",
+            conventions=_WEIGHT_GRID,
             inputs={"W": [[-0.3, 0.0, 0.4], [0.2, 0.6, 0.1]], "bits": 2},
             expected={"s": [[0.7 / 3], [0.2]], "z": [[1.0], [0.0]]},
             compute=lambda W, bits: dict(zip(("s", "z"), weight_qparams(W, bits))),
@@ -61,6 +84,7 @@ def reference_cases() -> list:
         ),
         ReferenceCase(
             name="stage2_fold_is_exact",
+            conventions=_FOLD,
             inputs={"x": _X, "W": _W, "b": _B, "bits": 3},
             expected={"difference": np.zeros((4, 3))},
             compute=lambda x, W, b, bits: {"difference": _fold(x, W, b, bits)},

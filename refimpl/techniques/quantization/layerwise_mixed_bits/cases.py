@@ -10,6 +10,18 @@ from . import allocation, average_bits, gptq_quantize_weight, lim_score, rtn_qua
 
 _F = "refimpl.techniques.quantization.layerwise_mixed_bits."
 
+_RTN = {
+    "rounding": "divide: code = round(w/s), half to even (np.rint)",
+    "saturation": "codes clamped to [−2^(b−1), 2^(b−1) − 1]",
+    "scheme": "symmetric: z = 0, s = max|w_row|/(2^(b−1) − 1)",
+    "granularity": "per output channel (rows of w (out, in))",
+}
+_GPTQ = {
+    **_RTN,
+    "gptq": "the grid fixed from w before the sweep; columns in natural order; H = 2XᵀX/N damped by "
+    "percdamp·mean diag H; error fed back through the upper Cholesky factor of H⁻¹",
+}
+
 
 def reference_cases() -> list:
     w = [[0.9, -0.3, 0.2], [-1.0, 0.45, 0.1]]
@@ -49,6 +61,7 @@ def reference_cases() -> list:
         ),
         ReferenceCase(
             name="rtn_2bit_per_channel",
+            conventions=_RTN,
             inputs={"w": w, "bits": 2},
             expected={"q": np.array([[0.9, 0.0, 0.0], [-1.0, 0.0, 0.0]])},
             compute=lambda w, bits: {"q": rtn_quantize_weight(w, bits)},
@@ -59,6 +72,7 @@ def reference_cases() -> list:
         ),
         ReferenceCase(
             name="gptq_diagonal_hessian_is_rtn",
+            conventions=_GPTQ,
             inputs={"w": w, "x": x_diag, "bits": 3, "percdamp": 0.0},
             expected={"q": np.array([[0.9, -0.3, 0.3], [-1.0, 1 / 3, 0.0]])},
             compute=lambda w, x, bits, percdamp: {"q": gptq_quantize_weight(w, x, bits, percdamp=percdamp)},

@@ -10,6 +10,18 @@ from . import bias_from_maxval, fpq, maxval_from_bias, preshift_offsets
 
 _F = "refimpl.techniques.quantization.llm_fp4."
 
+_FPQ = {
+    "rounding": "round to nearest on the step 2^(p − m − b), ties to even (np.rint), "
+    "p = max(⌊log₂|x| + b⌋, 1)",
+    "saturation": "clamp to ±maxval = ±(2 − 2^−m)·2^(2^e − 1 − b)",
+    "format": "sign + e exponent + m mantissa bits, real-valued exponent bias b, every code finite "
+    "(no inf or NaN), subnormals below 2^(1 − b)",
+}
+_OFFSETS = {
+    "rounding": "round(b_j) − round(ρ), half to even (np.rint)",
+    "saturation": "k clamped to [0, 2^e − 1]",
+}
+
 
 def _direct_fpq(x, e, m, b):
     """The code's formula (get_log_scale) written out with log2: clip to ±maxval, p = max(⌊log₂|x| + b⌋, 1),
@@ -30,6 +42,7 @@ def reference_cases() -> list:
     return [
         ReferenceCase(
             name="e2m1_bias1_grid",
+            conventions=_FPQ,
             inputs={"x": x, "exp_bits": 2, "man_bits": 1, "bias": 1.0},
             expected={"q": np.array([0.5, 2.0, 6.0, 0.0, 6.0, 0.5])},
             compute=lambda x, exp_bits, man_bits, bias: {"q": fpq(x, exp_bits, man_bits, bias)},
@@ -52,6 +65,7 @@ def reference_cases() -> list:
         ),
         ReferenceCase(
             name="real_bias_matches_the_codes_formula",
+            conventions=_FPQ,
             inputs={"x": xs, "exp_bits": 2, "man_bits": 1, "bias": 2.37},
             expected={"q": _direct_fpq(xs, 2, 1, 2.37)},
             compute=lambda x, exp_bits, man_bits, bias: {"q": fpq(x, exp_bits, man_bits, bias)},
@@ -62,6 +76,7 @@ def reference_cases() -> list:
         ),
         ReferenceCase(
             name="preshift_is_exact",
+            conventions=_FPQ,
             inputs={"x": xp, "rho": 3.3, "k": kp},
             expected={"per_channel": _direct_fpq(xp, 2, 1, 3.3 + np.array(kp))},
             compute=lambda x, rho, k: {
@@ -74,6 +89,7 @@ def reference_cases() -> list:
         ),
         ReferenceCase(
             name="preshift_offsets",
+            conventions=_OFFSETS,
             inputs={"channel_bias": [1.2, 2.6, 4.4, 9.0], "rho": 1.2, "exp_bits": 2},
             expected={"k": np.array([0.0, 2.0, 3.0, 3.0])},
             compute=lambda channel_bias, rho, exp_bits: {"k": preshift_offsets(channel_bias, rho, exp_bits)},

@@ -12,6 +12,22 @@ from . import inverse_power_map, power_dequantize, power_map, power_quantize, se
 
 _F = "refimpl.techniques.quantization.nupes."
 
+_POWER = {
+    "rounding": "divide in power space: code = round(t/s), half to even (np.rint), t = sign(W)·|W|^a",
+    "saturation": "codes clamped to [−q, q], q = 2^(b−1) − 1 (symmetric, no −2^(b−1) code)",
+    "scheme": "symmetric in power space, s = max|t|/q; mapped back by sign·|·|^(1/a)",
+}
+_SEARCH = {
+    **_POWER,
+    "granularity": "per output row (per_channel=True, the default)",
+    "search": "argmin over the grid of ‖W − Q_a(W)‖², summed over rows; a tie goes to the first grid value",
+}
+_DEQUANT = {
+    "rounding": "codes ⌊θ⌉ half to even (np.rint), straight-through in the backward",
+    "saturation": "codes clamped to [−q, q], q = 2^(b−1) − 1",
+    "scheme": "Ŵ = sign(c)·|c·s_a|^(1/a), s_a = m^a/q with m the per-row max|W|",
+}
+
 
 def _brute_force_exponent(W, bits, grid):
     """argmin over the grid of the weight error, each Q_a built level by level (nearest of the levels
@@ -46,6 +62,7 @@ def reference_cases() -> list:
         ),
         ReferenceCase(
             name="power_grid_3bit",
+            conventions={**_POWER, "granularity": "per tensor (per_channel=False)"},
             inputs={"W": [0.3, -0.9, 0.04, 1.0], "a": 0.5, "bits": 3, "per_channel": False},
             expected={"q": [4.0 / 9.0, -1.0, 1.0 / 9.0, 1.0], "uniform": [1.0 / 3.0, -1.0, 0.0, 1.0]},
             compute=lambda W, a, bits, per_channel: {
@@ -61,6 +78,7 @@ def reference_cases() -> list:
         ),
         ReferenceCase(
             name="searched_exponent_brute_force",
+            conventions=_SEARCH,
             inputs={"W": _W_SEARCH, "bits": 3, "grid": _GRID},
             expected={"a": np.array(_brute_force_exponent(_W_SEARCH, 3, _GRID))},
             compute=lambda W, bits, grid: {"a": np.array(search_exponent(W, bits, grid=grid)[0])},
@@ -71,6 +89,7 @@ def reference_cases() -> list:
         ),
         ReferenceCase(
             name="dequantize_codes",
+            conventions=_DEQUANT,
             inputs={"theta": [[2.6, -0.4, -7.0, 1.2]], "a": 0.5, "m": [[2.0]], "bits": 3},
             expected={"W_hat": [[2.0, 0.0, -2.0, 2.0 / 9.0]]},
             compute=lambda theta, a, m, bits: {

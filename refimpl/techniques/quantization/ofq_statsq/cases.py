@@ -21,6 +21,24 @@ from . import (
 
 _F = "refimpl.techniques.quantization.ofq_statsq."
 
+_STATSQ = {
+    "rounding": "k = round(n·clip(W/s) − ½), half to even (np.rint), n = 2^(b−1); Ŵ = s·(k + ½)/n",
+    "saturation": "W/s clamped to [−1, 1 − 1e−6], so k ∈ [−n, n − 1]",
+    "scheme": "StatsQ: s = 2·mean|W| per row, levels at odd multiples of s/(2n) (no zero level)",
+    "granularity": "per output row (W (out, in); W_qk viewed as (H·C, C))",
+}
+_CGA = {
+    "saturation": "u = n·clip(W/s, −1, 1 − 1e−6) − ½, as StatsQ",
+    "boundaries": "the interior rounding boundaries i + ½, i = −n … n − 2; |u − (i + ½)| ≤ δ inclusive "
+    "keeps the weight trainable",
+}
+_LSQ = {
+    "rounding": "divide: code = round(W/s), half to even (np.rint)",
+    "saturation": "codes clamped to [−2^(b−1), 2^(b−1) − 1]",
+    "scheme": "symmetric, learned step s initialised at 2·mean|W_i|/√Q_p, Q_p = 2^(b−1) − 1, clamped ≥ 1e-5",
+    "granularity": "per output channel (rows)",
+}
+
 
 def _lsq(W, bits):
     W = np.asarray(W, dtype=np.float64)
@@ -32,6 +50,7 @@ def reference_cases() -> list:
     return [
         ReferenceCase(
             name="statsq_row",
+            conventions=_STATSQ,
             function=_F + "statsq_quantize",
             inputs={"W": [[0.3, -0.1, 0.05, -0.55]], "bits": 2},
             expected={
@@ -67,6 +86,7 @@ def reference_cases() -> list:
         ),
         ReferenceCase(
             name="cga_mask",
+            conventions=_CGA,
             function=_F + "cga_trainable_mask",
             inputs={"W": [[0.3, -0.1, 0.05, -0.55]], "bits": 2, "delta": 0.25},
             expected={"trainable": [[True, False, True, False]]},
@@ -78,6 +98,7 @@ def reference_cases() -> list:
         ),
         ReferenceCase(
             name="qkr_weight_and_scores",
+            conventions=_STATSQ,
             function=_F + "quantized_attention_scores",
             inputs={"Wq": [[1.0, 2.0], [0.0, 1.0]], "Wk": [[1.0, 0.0], [1.0, 1.0]], "bits": 2},
             expected={
@@ -101,6 +122,7 @@ def reference_cases() -> list:
         ),
         ReferenceCase(
             name="lsq_per_channel_init_and_grid",
+            conventions=_LSQ,
             function=_F + "LSQWeight",
             inputs={"W": [[0.3, -0.1, 0.05, -0.55], [2.0, -1.0, 0.0, 1.0]], "bits": 2},
             expected={

@@ -10,11 +10,17 @@ from . import binary_point_for_range, fixed_point_cast, gptq_fixed_point_cast, k
 
 _F = "refimpl.techniques.quantization.qfx."
 
+_CAST = {
+    "rounding": "round(x·2^f), half to even (np.rint); x·2^f is exact (ldexp)",
+    "saturation": "clamp to the signed w-bit range [−2^(w−1), 2^(w−1) − 1] (no wrap-around)",
+}
+
 
 def reference_cases() -> list:
     return [
         ReferenceCase(
             name="fixed_point_cast",
+            conventions=_CAST,
             inputs={"x": [0.3, -0.9, 1.7, -2.5, 0.124], "wbit": 4, "fbit": 2},
             expected={"q": np.array([0.25, -1.0, 1.75, -2.0, 0.0])},
             compute=lambda x, wbit, fbit: {"q": fixed_point_cast(x, wbit, fbit)},
@@ -25,6 +31,7 @@ def reference_cases() -> list:
         ),
         ReferenceCase(
             name="fixed_point_cast_3bit_negative_point",
+            conventions=_CAST,
             inputs={"x": [2.9, -5.0, 7.0, 13.0], "wbit": 3, "fbit": -1},
             expected={"q": np.array([2.0, -4.0, 6.0, 6.0])},
             compute=lambda x, wbit, fbit: {"q": fixed_point_cast(x, wbit, fbit)},
@@ -35,6 +42,7 @@ def reference_cases() -> list:
         ),
         ReferenceCase(
             name="binary_point_rule",
+            conventions={"rounding": "f = w − 1 − ⌈log₂ max|x|⌉ (ceiling); max|x| ≤ 0 gives f = w − 1"},
             inputs={"max_abs": 0.9, "max_abs_big": 7.5, "wbit": 4},
             expected={"f": np.array(3), "f_big": np.array(0)},
             compute=lambda max_abs, max_abs_big, wbit: {
@@ -63,6 +71,10 @@ def reference_cases() -> list:
         ),
         ReferenceCase(
             name="one_hot_quantize",
+            conventions={
+                "rounding": "nearest K-hot value, a tie to the smaller value (not half to even)",
+                "saturation": "beyond the extreme K-hot values: the extreme value",
+            },
             inputs={"x": [2.9, 3.0, -3.2, 6.0], "wbit": 4, "fbit": 0, "K": 1},
             expected={"q": np.array([2.0, 2.0, -4.0, 4.0])},
             compute=lambda x, wbit, fbit, K: {"q": khot_quantize(x, wbit, fbit, K)},
@@ -73,6 +85,11 @@ def reference_cases() -> list:
         ),
         ReferenceCase(
             name="gptq_fixed_point_two_columns",
+            conventions={
+                **_CAST,
+                "gptq": "columns in natural order; H = 2XᵀX/N damped by percdamp·mean diag H; error fed "
+                "back through the upper Cholesky factor of H⁻¹",
+            },
             inputs={
                 "w": [[0.3, 0.36]],
                 "x": [[1.0, 1.0], [1.0, 0.0], [0.0, 1.0]],

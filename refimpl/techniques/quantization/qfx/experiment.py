@@ -286,7 +286,7 @@ def plot(result) -> dict:
         ax.plot(x, acc[:, j], "k.", ms=3, alpha=0.5)
     ax.axhline(result.notes["fp_test_accuracy"], color="k", ls="--", lw=1, label="float model")
     ax.set_xticks(x, names, rotation=20, fontsize=8)
-    ax.set_ylim(max(0.0, acc.min() - 0.05), 1.0)
+    ax.set_ylim(0.0, 1.0)  # bars start at zero
     ax.set_ylabel("test accuracy (mean ± sd, dots: seeds)")
     ax.set_title(f"W{result.notes['wbit']} weights, A{result.notes['abit']} activations and residual sums")
     ax.legend(fontsize=8)

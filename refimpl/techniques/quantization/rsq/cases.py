@@ -18,12 +18,22 @@ from . import (
 
 _F = "refimpl.techniques.quantization.rsq."
 
+_GPTQ = (
+    "columns in natural order; H damped by percdamp·mean diag H; error fed back through the upper Cholesky "
+    "factor of H⁻¹"
+)
+
 
 def reference_cases() -> list:
     attn = [[[[1.0, 0.0, 0.0], [0.5, 0.5, 0.0], [0.2, 0.3, 0.5]]]]
     return [
         ReferenceCase(
             name="gptq_two_columns",
+            conventions={
+                "rounding": "the given column quantizer round(c/step)·step, half to even (np.rint)",
+                "saturation": "none (unbounded grid)",
+                "gptq": _GPTQ + " (percdamp = 0 here)",
+            },
             inputs={"W": [[0.3, 0.2]], "H": [[2.0, 1.0], [1.0, 2.0]], "step": 0.5},
             expected={"Q": [[0.5, 0.0]]},
             compute=lambda W, H, step: {
@@ -72,6 +82,13 @@ def reference_cases() -> list:
         ),
         ReferenceCase(
             name="uniform_weights_no_rotation_is_gptq",
+            conventions={
+                "rounding": "divide: code = round(w/s), half to even (np.rint)",
+                "saturation": "codes clamped to [−2^(b−1), 2^(b−1) − 1]",
+                "scheme": "symmetric: z = 0, s = max|w_row|/(2^(b−1) − 1), fixed from W·R before the sweep",
+                "granularity": "per output row",
+                "gptq": _GPTQ + ", H = 2XᵀX/N (rsq_quantize's default percdamp 0.01)",
+            },
             inputs={"W": [[0.9, -0.4], [0.1, 0.7]], "X": [[1.0, 0.5], [-0.3, 2.0], [0.8, -1.0]], "bits": 3},
             expected={
                 "W_hat": gptq(

@@ -379,7 +379,7 @@ def plot(result) -> dict:
     ax = axes[-1]
     ax.bar(xs - 0.2, ratios[:, 0], 0.4, label="inputs")
     ax.bar(xs + 0.2, ratios[:, 1], 0.4, label="rotated inputs")
-    ax.axhline(SPREAD, color="k", ls="--", lw=1)
+    ax.axhline(SPREAD, color="k", ls="--", lw=1, label=f"premise threshold ({SPREAD:g})")
     ax.set_xticks(xs, settings)
     ax.set_yscale("log")
     ax.set_ylabel("outlier ratio (max / median channel max)")

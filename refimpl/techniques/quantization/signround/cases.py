@@ -10,11 +10,24 @@ from . import round_with_offset, signround_qdq, signsgd_step
 
 _F = "refimpl.techniques.quantization.signround."
 
+_OFFSET = {
+    "rounding": "code = round(W/s + V) + zp, half to even (np.rint)",
+    "saturation": "codes clamped to [q_min, q_max]",
+}
+_GRID = {
+    "rounding": "code = round(W/s + V) + zp and zp = round(−lo/s), half to even (np.rint)",
+    "saturation": "codes clamped to [0, 2^b − 1]; zp is not clamped",
+    "scheme": "affine per row: hi = α·max(max W_row, 0), lo = β·min(min W_row, 0), "
+    "s = max(hi − lo, 1e-12)/(2^b − 1)",
+    "granularity": "per output row",
+}
+
 
 def reference_cases() -> list:
     return [
         ReferenceCase(
             name="rounding_offset_flips_rounding",
+            conventions=_OFFSET,
             inputs={"W": [[0.26, -0.74]], "V": [[-0.1, -0.1]], "s": 0.5, "zp": 0.0, "qmin": -2, "qmax": 1},
             expected={"rtn": [[0.5, -0.5]], "with_v": [[0.0, -1.0]]},
             compute=lambda W, V, s, zp, qmin, qmax: {
@@ -27,6 +40,7 @@ def reference_cases() -> list:
         ),
         ReferenceCase(
             name="asymmetric_grid_with_clipping",
+            conventions=_GRID,
             inputs={
                 "W": [[-0.3, 0.1, 0.9]],
                 "V": [[0.0, 0.0, 0.0]],
@@ -43,6 +57,7 @@ def reference_cases() -> list:
         ),
         ReferenceCase(
             name="asymmetric_grid_full_range",
+            conventions=_GRID,
             inputs={
                 "W": [[-0.3, 0.1, 0.9]],
                 "V": [[0.0, 0.0, 0.0]],
@@ -59,6 +74,10 @@ def reference_cases() -> list:
         ),
         ReferenceCase(
             name="signsgd_step_moves_by_lr",
+            conventions={
+                "sign": "sign(0) = 0: no move where g = 0",
+                "saturation": "V clipped to [lo, hi] after the step",
+            },
             inputs={
                 "V": [0.0, 0.2, -0.45, 0.3],
                 "g": [3.0, -0.001, 2.0, 0.0],

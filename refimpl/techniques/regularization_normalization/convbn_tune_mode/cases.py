@@ -41,25 +41,7 @@ def _convbn_by_loops(x, w, b, gamma, beta, mean, var, eps, stride, padding):
 
 
 def reference_cases() -> list:
-    def block(x, w, b, gamma, beta, mean, var, eps):
-        args = (
-            Tensor(x),
-            Tensor(w),
-            Tensor(b),
-            Tensor(gamma),
-            Tensor(beta),
-            np.asarray(mean),
-            np.asarray(var),
-        )
-        wf, bf = fold_bn(*(np.asarray(a) for a in (w, b, gamma, beta, mean, var)), eps)
-        return {
-            "eval": convbn_eval(*args, eps).data,
-            "tune": convbn_tune(*args, eps).data,
-            "w_folded": wf,
-            "b_folded": bf,
-        }
-
-    def block_strided(x, w, b, gamma, beta, mean, var, eps, stride, padding):
+    def block(x, w, b, gamma, beta, mean, var, eps, stride, padding):
         args = tuple(Tensor(np.asarray(a)) for a in (x, w, b, gamma, beta)) + (
             np.asarray(mean),
             np.asarray(var),
@@ -73,16 +55,24 @@ def reference_cases() -> list:
             "b_folded": bf,
         }
 
-    def rescale(x, w, b, gamma, beta, mean, var, eps, k):
+    def rescale(x, w, b, gamma, beta, mean, var, eps, stride, padding, k):
         w2, b2, mean2, var2 = rescale_block(
-            np.asarray(w), np.asarray(b), np.asarray(mean), np.asarray(var), k, eps
+            np.asarray(w), np.asarray(b), np.asarray(mean), np.asarray(var), float(k), float(eps)
         )
-        args = (Tensor(x), Tensor(w2), Tensor(b2), Tensor(gamma), Tensor(beta), mean2, var2, eps)
+        args = (
+            Tensor(np.asarray(x)),
+            Tensor(w2),
+            Tensor(b2),
+            Tensor(np.asarray(gamma)),
+            Tensor(np.asarray(beta)),
+        )
         return {
             "w": w2,
             "running_var": var2,
-            "s": np.asarray(gamma) / np.sqrt(var2 + eps),
-            "eval": convbn_eval(*args).data,
+            "s": np.asarray(gamma) / np.sqrt(var2 + float(eps)),
+            "eval": convbn_eval(
+                *args, mean2, var2, float(eps), stride=int(stride), padding=int(padding)
+            ).data,
         }
 
     one = dict(
@@ -94,6 +84,8 @@ def reference_cases() -> list:
         mean=np.ones(1),
         var=np.full(1, 3.0),
         eps=1.0,
+        stride=1,
+        padding=0,
     )
     # two channels, 1×1 conv of a 1-channel input x=1: z = [1, −2]; γ=[2, 1], β=[0, 1], μ=[0, −2], σ²=[3, 0], ε=1
     two = dict(
@@ -105,6 +97,8 @@ def reference_cases() -> list:
         mean=np.array([0.0, -2.0]),
         var=np.array([3.0, 0.0]),
         eps=1.0,
+        stride=1,
+        padding=0,
     )
     rng = np.random.default_rng(2207)
     rand = dict(
@@ -123,7 +117,7 @@ def reference_cases() -> list:
         "random_2x3x6x6_to_4ch_stride2_pad1",
         rand,
         _convbn_by_loops(**rand),
-        block_strided,
+        block,
         function=f"{_MODULE}.convbn_tune",
         note="explicit loops: zero-pad by 1, 3×3 convolution with stride 2 summed term by term, then "
         "γ(z − μ)/√(σ² + ε) + β per channel; Eval and Tune must both equal it; W' = sW, b' = β + s(b − μ) "

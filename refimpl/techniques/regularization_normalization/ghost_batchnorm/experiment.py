@@ -281,8 +281,7 @@ def plot(result) -> dict:
             capsize=3,
             label=label,
         )
-    lows = [result.stat(m, "test_accuracy")["mean"] for m in arms]
-    ax2.set_ylim(max(0.0, min(lows) - 0.08), 1.02)
+    ax2.set_ylim(0.0, 1.02)  # bars start at zero
     ax2.set_xticks(np.arange(len(arms)), arms, fontsize=8)
     ax2.set_ylabel(f"test accuracy (mean ± std, {len(result.seeds)} seeds)")
     ax2.set_title(f"|B_S| = {result.notes['batch_small']}, |B_L| = {result.notes['batch_large']}")

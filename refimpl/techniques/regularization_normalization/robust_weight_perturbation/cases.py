@@ -34,15 +34,17 @@ def _rwp_by_hand(w, x, y, gamma, c_min, steps, eta):
 
 
 def reference_cases() -> list:
-    def one_layer(w, x, y, c_min):
+    def one_layer(w, x, y, gamma, c_min, steps, eta):
         from ....nn.layers.linear import Linear
 
         lin = Linear(2, 2, bias=False, dtype=np.float64)
         lin.weight.data[...] = np.asarray(w, dtype=np.float64)
         x, y = np.asarray(x, dtype=np.float64), np.asarray(y)
         return {
-            "rwp": rwp_perturbation(lin, x, y, gamma=0.01, c_min=float(c_min), steps=1)[0],
-            "awp": awp_perturbation(lin, x, y)[0],
+            "rwp": rwp_perturbation(
+                lin, x, y, gamma=float(gamma), c_min=float(c_min), steps=int(steps), eta=float(eta)
+            )[0],
+            "awp": awp_perturbation(lin, x, y, eta=float(eta))[0],
         }
 
     def rescale(d1, d2, w1, w2):
@@ -117,7 +119,15 @@ def reference_cases() -> list:
     return [
         ReferenceCase(
             "all_samples_pass",
-            {"w": np.eye(2), "x": [[1.0, 0.0]], "y": [0], "c_min": 10.0},
+            {
+                "w": np.eye(2),
+                "x": [[1.0, 0.0]],
+                "y": [0],
+                "gamma": 0.01,
+                "c_min": 10.0,
+                "steps": 1,
+                "eta": 0.01,
+            },
             {"rwp": np.array([[-1.0, 0.0], [1.0, 0.0]]), "awp": np.array([[-1.0, 0.0], [1.0, 0.0]])},
             one_layer,
             function=f"{_PKG}.rwp_perturbation",
@@ -127,7 +137,15 @@ def reference_cases() -> list:
         ),
         ReferenceCase(
             "loss_above_cmin_is_masked",
-            {"w": np.eye(2), "x": [[1.0, 0.0]], "y": [0], "c_min": 0.1},
+            {
+                "w": np.eye(2),
+                "x": [[1.0, 0.0]],
+                "y": [0],
+                "gamma": 0.01,
+                "c_min": 0.1,
+                "steps": 1,
+                "eta": 0.01,
+            },
             {"rwp": np.zeros((2, 2)), "awp": np.array([[-1.0, 0.0], [1.0, 0.0]])},
             one_layer,
             function=f"{_PKG}.rwp_perturbation",

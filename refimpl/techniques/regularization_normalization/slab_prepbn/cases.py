@@ -74,10 +74,6 @@ def reference_cases() -> list:
         w, b = fold_affine_into_next_linear(np.asarray(scale), np.asarray(shift), np.asarray(weight), bias)
         return {"weight": w, "bias": b}
 
-    def sla(q, k, v, dwc_weight, dwc_bias):
-        t = [Tensor(np.asarray(a, dtype=np.float64)) for a in (q, k, v, dwc_weight, dwc_bias)]
-        return {"out": simplified_linear_attention(*t, grid=1).data}
-
     def sla_grid(q, k, v, dwc_weight, dwc_bias, grid, eps):
         t = [Tensor(np.asarray(a, dtype=np.float64)) for a in (q, k, v, dwc_weight, dwc_bias)]
         return {"out": simplified_linear_attention(*t, grid=int(grid), eps=float(eps)).data}
@@ -174,9 +170,11 @@ def reference_cases() -> list:
                 "v": [[[[5.0, 7.0]]]],
                 "dwc_weight": [[[[0.5]]], [[[-1.0]]]],
                 "dwc_bias": [0.1, 0.2],
+                "grid": 1,
+                "eps": 1e-6,
             },
             {"out": np.array([[[[30 / (6 + 1e-6) + 2.6, 42 / (6 + 1e-6) - 6.8]]]])},
-            sla,
+            sla_grid,
             function=f"{_MODULE}.simplified_linear_attention",
             note="by hand: ReLU(q) = [2, 0], ReLU(k) = [3, 1]; ReLU(k)ᵀv = [[15, 21], [5, 7]], q·(kᵀv) = [30, 42]; "
             "q·Σk = 6 → divide by 6 + 1e-6; DWC (1×1, per channel) = [0.5·5 + 0.1, −1·7 + 0.2] = [2.6, −6.8]",

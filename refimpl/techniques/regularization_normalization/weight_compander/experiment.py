@@ -229,7 +229,7 @@ def plot(result) -> dict:
     for kind, ls in (("arctan", "-"), ("arsinh", "--"), ("erf", ":")):
         axes[0].plot(v, psi(v, 1.0, 1.0, kind).data, ls, label=f"Ψ {kind}")
     axes[0].plot(v, psi_derivative(v, 1.0, 1.0), color="gray", label="∂Ψ/∂v (arctan)")
-    axes[0].axhline(np.pi / 2, color="k", lw=0.5)
+    axes[0].axhline(np.pi / 2, color="k", lw=0.5, label="π/2 (the arctan limit)")
     axes[0].set_title("Ψ(v), a = b = 1")
     axes[0].set_xlabel("v")
     axes[0].legend(fontsize=7)

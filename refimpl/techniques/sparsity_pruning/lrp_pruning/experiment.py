@@ -246,7 +246,7 @@ def plot(result) -> dict:
     from ....plotting import pyplot
 
     plt = pyplot()
-    fig, (ax, bx) = plt.subplots(1, 2, figsize=(10, 3.8))
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
     rates = result.arrays["rates"]
     styles = {"lrp-z+": "o-", "lrp-ε": "o--", "lrp-composite": "o:", "best-baseline": "s-", "random": "x:"}
     for name, curve in zip(result.notes["methods"], result.arrays["test_accuracy"]):
@@ -255,15 +255,17 @@ def plot(result) -> dict:
     ax.set_xlabel("hidden units pruned (%)")
     ax.set_ylabel("test accuracy, mean over tasks")
     ax.set_title("3-class transfer, 10 samples/class, no fine-tuning", fontsize=9)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the curves, not on them
     arms = ["lrp-z+", "lrp-ε", "lrp-composite"]
     base = np.array(result.values("best-baseline", "test_mean_accuracy"))
     for i, arm in enumerate(arms):
         d = np.array(result.values(arm, "test_mean_accuracy")) - base
-        bx.plot(np.full(d.size, i) + np.linspace(-0.15, 0.15, d.size), d, ".", alpha=0.6)
-        bx.plot([i - 0.25, i + 0.25], [d.mean()] * 2, "k-")
-    bx.axhline(0.0, color="k", lw=0.8)
+        x = np.full(d.size, i) + np.linspace(-0.15, 0.15, d.size)
+        bx.plot(x, d, ".", color="0.4", alpha=0.7, label="one task (seed)" if i == 0 else None)
+        bx.plot([i - 0.25, i + 0.25], [d.mean()] * 2, "k-", label="mean over tasks" if i == 0 else None)
+    bx.axhline(0.0, color="k", lw=0.8, ls=":", label="no difference")
     bx.set_xticks(range(len(arms)), arms)
-    bx.set_ylabel("Δ mean test accuracy vs best baseline\n(one dot per task)")
-    fig.tight_layout()
+    bx.set_ylabel("Δ mean test accuracy vs best baseline")
+    bx.set_title("paired by task, mean over the pruning rates", fontsize=9)
+    bx.legend(fontsize=7)
     return {SLUG: fig}

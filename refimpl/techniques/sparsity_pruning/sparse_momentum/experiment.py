@@ -247,7 +247,7 @@ def plot(result) -> dict:
     plt = pyplot()
     a, notes = result.arrays, result.notes
     densities = [float(d) for d in a["densities"]]
-    fig, (ax1, ax2, ax3, ax4) = plt.subplots(1, 4, figsize=(17, 3.8))
+    fig, (ax1, ax2, ax3, ax4) = plt.subplots(1, 4, figsize=(18, 4.2), layout="constrained")
 
     def acc(name):
         return np.array(result.values(name, "test_accuracy"))
@@ -285,18 +285,19 @@ def plot(result) -> dict:
             yerr=[[iv.mean - iv.low for iv in ivs], [iv.high - iv.mean for iv in ivs]],
             capsize=3,
         )
-    ax2.axhline(0, color="k", lw=0.8)
+    ax2.axhline(0, color="k", lw=0.8, label="no difference")
     ax2.set_xticks(np.arange(len(densities)), [f"{d:.0%}" for d in densities])
     ax2.set_xlabel("density")
     ax2.set_ylabel("test accuracy: sparse momentum − SET\n(paired mean, 95 % CI)")
-    ax2.set_title("sparse momentum − SET: short vs full budget")
+    ax2.set_title("sparse momentum − SET:\nshort vs full budget")
     ax2.legend(fontsize=7)
 
     for name in notes["curves"]:
         ax3.plot(np.arange(1, len(a[f"val_curve:{name}"]) + 1), a[f"val_curve:{name}"], label=name)
+    lowest = min(float(np.min(a[f"val_curve:{name}"])) for name in notes["curves"])
     ax3.set_xlabel("epoch")
     ax3.set_ylabel("validation accuracy")
-    ax3.set_ylim(0.5, 1.0)
+    ax3.set_ylim(min(0.5, np.floor(10 * lowest) / 10), 1.0)  # every curve whole, none cut off
     ax3.set_title(f"learning curves (seed {notes['trace_seed']})")
     ax3.legend(fontsize=7)
 
@@ -309,5 +310,4 @@ def plot(result) -> dict:
     ax4.set_yscale("log")
     ax4.set_title("momentum redistribution across layers")
     ax4.legend(fontsize=6, loc="center left", bbox_to_anchor=(1.0, 0.5))
-    fig.tight_layout()
     return {SLUG: fig}

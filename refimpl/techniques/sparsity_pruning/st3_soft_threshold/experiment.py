@@ -320,8 +320,9 @@ def plot(result) -> dict:
             label=kind,
         )
     ax2.set_xticks(lpos, layers)
-    ax2.set_ylim(80, 100)
-    ax2.axhline(100 * result.notes["top"], color="k", lw=1, ls="--")
+    ax2.set_ylim(0, 100)  # bars start at zero: a cut axis would exaggerate the differences
+    top = result.notes["top"]
+    ax2.axhline(100 * top, color="k", lw=1, ls="--", label=f"global target {top:.0%}")
     ax2.set_xlabel("layer")
     ax2.set_ylabel("per-layer sparsity (%)")
     ax2.set_title(f"where the pruning goes at {result.notes['top']:.0%} (mean over seeds)")
