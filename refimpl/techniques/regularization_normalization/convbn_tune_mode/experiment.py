@@ -390,7 +390,7 @@ def plot(result) -> dict:
             capsize=3,
             label=mode,
         )
-    axes[0].axvline(notes["eval_lr"], color="k", lw=0.8, ls="--")
+    axes[0].axvline(notes["eval_lr"], color="k", lw=0.8, ls="--", label="Eval's learning rate")
     axes[0].set_xscale("log")
     axes[0].set_xlabel("learning rate (SGD, momentum 0.9)")
     axes[0].set_ylabel("test accuracy, digits 5–9\n(mean ± std over seeds)")
@@ -399,7 +399,7 @@ def plot(result) -> dict:
     for mode in notes["modes"]:
         losses = a[f"{mode}:losses_at_eval_lr"]
         axes[1].plot(np.arange(len(losses)), losses, styles[mode][0], label=mode)
-    axes[1].axhline(math.log(5), color="gray", lw=0.8)
+    axes[1].axhline(math.log(5), color="gray", lw=0.8, label="chance (log 5)")
     axes[1].set_yscale("log")
     axes[1].set_xlabel("step")
     axes[1].set_ylabel("training loss (first seed)")

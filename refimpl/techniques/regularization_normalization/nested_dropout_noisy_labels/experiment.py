@@ -365,8 +365,7 @@ def plot(result) -> dict:
     )
     axes[1].set_xticks(range(len(ms)))
     axes[1].set_xticklabels(ms, fontsize=8)
-    lo = min(a["low"] for a in acc)
-    axes[1].set_ylim(max(0.0, lo - 0.05), 1.0)
+    axes[1].set_ylim(0.0, 1.0)  # bars start at zero (a cut axis exaggerates differences)
     axes[1].set_ylabel("test accuracy at the\nvalidated checkpoint (95 % CI)")
     fig.tight_layout()
     return {SLUG: fig}
