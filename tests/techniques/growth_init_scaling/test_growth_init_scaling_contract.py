@@ -15,6 +15,8 @@ rates, and one optimizer step on them keeps the outputs finite.  The family's sh
 (growth_init_scaling/growth.py) are checked as ``baseline:`` keys.
 """
 
+import copy
+
 import numpy as np
 import pytest
 from contracts import params
@@ -22,10 +24,12 @@ from contracts import params
 from refimpl import nn
 from refimpl.nn import functional as F
 from refimpl.optim import SGD
+from refimpl.techniques.growth_init_scaling import dit_mup, mup
 from refimpl.techniques.growth_init_scaling import growth as G
 from refimpl.techniques.growth_init_scaling import lowrank_init_rich_lazy as lowrank
-from refimpl.techniques.growth_init_scaling import mup
+from refimpl.techniques.growth_init_scaling import mixturegrowth as MG
 from refimpl.techniques.growth_init_scaling import residual_depth_scaling as residual
+from refimpl.techniques.growth_init_scaling import self_expanding_cnn as senn
 from refimpl.techniques.growth_init_scaling import weight_selection as ws
 from refimpl.techniques.growth_init_scaling.parametrization import WidthMLP, param_groups
 
@@ -71,6 +75,30 @@ def _residual(d_in, width, d_out, rng):
     )
 
 
+class _Members(nn.Module):
+    """MixtureGrowth's two ungrown members as one network (their logits summed)."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        return self.model(x, member=0) + self.model(x, member=1)
+
+
+def _members(d_in, width, d_out, rng):
+    return _Members(MG.TemplateMLP(d_in, max(width // 2, 1), d_out, depth=2, dtype=np.float64, rng=rng))
+
+
+def _senn_grow(model, rng):
+    """One SENN expansion step forced to fire (τ just below 1): the best candidate, function-preserving."""
+    x, y = rng.normal(size=(32, model.d_in)), rng.integers(0, model.d_out, size=32)
+    grown = senn.senn_expand(
+        model, x, y, tau=1 - 1e-9, width_step=4, max_width=10**6, max_depth=len(model.layers), rng=rng
+    )
+    return grown[0]
+
+
 def _grower(grow, preserves, build=_sp):
     return {"kind": "grower", "build": build, "grow": grow, "preserves": preserves}
 
@@ -79,6 +107,26 @@ CONTRACTS = {
     "weight-selection:uniform": {"kind": "model", "build": _selected},
     "lowrank-init-rich-lazy:rank-1": {"kind": "model", "build": _lowrank},
     "residual-depth-scaling:sqrt-depth": {"kind": "model", "build": _residual},
+    "self-expanding-cnn:senn-expand": {"kind": "grower", "build": _sp, "grow": _senn_grow, "preserves": True},
+    "mixturegrowth:orthogonal": {
+        "kind": "grower",
+        "build": _members,
+        "grow": lambda m, rng: copy.deepcopy(m.model).grow("orthogonal"),
+        "preserves": False,
+    },
+    "mixturegrowth:zero": {
+        "kind": "grower",
+        "build": _members,
+        "grow": lambda m, rng: copy.deepcopy(m.model).grow("zero"),
+        "preserves": True,
+    },
+    "dit-mup:toy-dit-adam": {  # inputs: data columns, then 4 timestep features
+        "kind": "model",
+        "build": lambda d_in, width, d_out, rng: dit_mup.dit_mup_denoiser(
+            d_in - 4, width, d_out=d_out, n_freq=4, base_width=8, dtype=np.float64, rng=rng
+        ),
+        "param_groups": param_groups,
+    },
     "mup:mlp-sgd": _mup("sgd"),
     "mup:mlp-adam": _mup("adam"),
     "mup:widen-split": _grower(
