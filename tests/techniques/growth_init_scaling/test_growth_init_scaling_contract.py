@@ -26,6 +26,7 @@ from refimpl.nn import functional as F
 from refimpl.optim import SGD
 from refimpl.techniques.growth_init_scaling import dit_mup, mup
 from refimpl.techniques.growth_init_scaling import growth as G
+from refimpl.techniques.growth_init_scaling import guidance_representation_alignment as gra
 from refimpl.techniques.growth_init_scaling import lowrank_init_rich_lazy as lowrank
 from refimpl.techniques.growth_init_scaling import mixturegrowth as MG
 from refimpl.techniques.growth_init_scaling import residual_depth_scaling as residual
@@ -126,6 +127,12 @@ CONTRACTS = {
             d_in - 4, width, d_out=d_out, n_freq=4, base_width=8, dtype=np.float64, rng=rng
         ),
         "param_groups": param_groups,
+    },
+    "guidance-representation-alignment:fcn-target": {  # the guidance is a loss; its target network
+        "kind": "model",
+        "build": lambda d_in, width, d_out, rng: gra.FCN(
+            [d_in, width, width, d_out], dtype=np.float64, rng=rng
+        ),
     },
     "mup:mlp-sgd": _mup("sgd"),
     "mup:mlp-adam": _mup("adam"),
