@@ -74,6 +74,14 @@ def _lars_by_loops(x, grads, lr, momentum, weight_decay):
     return np.array(x), np.array(ratios)
 
 
+# arguments of LAMB/LARS left at their defaults in every case, stated so a checker knows them
+_CONVENTIONS = {
+    "phi_bounds": "None: the trust ratio ‖x‖/‖u‖ is not clipped (φ = identity)",
+    "adapt": "True: one trust ratio per parameter tensor (layer-wise adaptation on)",
+    "zero_norm": "a trust ratio whose ‖x‖ or ‖u‖ is 0 is replaced by 1",
+}
+
+
 def reference_cases() -> list:
     def lamb(x, g, lr, beta1, beta2, eps, weight_decay):
         betas = (float(beta1), float(beta2))
@@ -119,6 +127,7 @@ def reference_cases() -> list:
             {"x": lx.reshape(8, 16), "trust_ratios": lr_},
             lamb_run,
             function=f"{_PATH}.LAMB",
+            conventions=_CONVENTIONS,
             note="element-by-element loop of Algorithm 2 (TF-Addons): m, v, bias correction 1 − β^t, r = m̂/(√v̂ + ε), "
             "u = r + λx, x ← x − lr·‖x‖/‖u‖·u, three steps on one (8, 16) tensor; grads[t] is the gradient of "
             "step t + 1 (scales 1, 0.1, 3: the step length does not follow them); trust_ratios[t] the ratio "
@@ -134,6 +143,7 @@ def reference_cases() -> list:
             {"x": sx, "trust_ratios": sr},
             lars_run,
             function=f"{_PATH}.LARS",
+            conventions=_CONVENTIONS,
             note="element-by-element loop of Algorithm 1: m ← 0.9m + 0.1(g + λx), x ← x − lr·‖x‖/‖m‖·m, three "
             "steps on one 32-vector (m₀ = 0); trust_ratios[t] the ratio used at step t + 1 "
             "(x, grads ~ N(0, 1), seed 2213)",
@@ -158,6 +168,7 @@ def reference_cases() -> list:
             {"x": [1 - 0.1 / math.sqrt(2), -0.1 / math.sqrt(2)], "trust_ratio": 1 / math.sqrt(2)},
             lamb,
             function=f"{_PATH}.LAMB",
+            conventions=_CONVENTIONS,
             note="By hand: step 1 gives m̂ = g, v̂ = g², r = sign(g) = [1, 1]; ‖x‖ = 1, ‖r‖ = √2 → ratio 1/√2, "
             "x' = x − 0.1/√2 · [1, 1] = [0.929289, −0.070711].",
             atol=1e-12,
@@ -179,6 +190,7 @@ def reference_cases() -> list:
             },
             lamb,
             function=f"{_PATH}.LAMB",
+            conventions=_CONVENTIONS,
             note="By hand: u = r + λx = [1, 1] + 0.5·[1, 0] = [1.5, 1], ‖u‖ = √3.25, ratio = 1/√3.25, "
             "x' = x − 0.1·u/√3.25.",
             atol=1e-12,
@@ -197,6 +209,7 @@ def reference_cases() -> list:
             {"x": [-0.1, -0.1], "trust_ratio": 1.0},
             lamb,
             function=f"{_PATH}.LAMB",
+            conventions=_CONVENTIONS,
             note="‖x‖ = 0 → ratio 1 (TF-Addons' convention), so the first step is the signed Adam step −lr·sign(g).",
             atol=1e-12,
         ),
@@ -206,6 +219,7 @@ def reference_cases() -> list:
             {"x": [3.0 - 0.1 * 5.0, 4.0], "trust_ratio": 5.0 / 0.1},
             lars,
             function=f"{_PATH}.LARS",
+            conventions=_CONVENTIONS,
             note="By hand: m = 0.1·g = [0.1, 0]; ‖x‖ = 5, ‖m‖ = 0.1 → ratio 50, x' = x − 0.1·50·[0.1, 0] = [2.5, 4].",
             atol=1e-12,
         ),
@@ -218,6 +232,7 @@ def reference_cases() -> list:
             },
             lars,
             function=f"{_PATH}.LARS",
+            conventions=_CONVENTIONS,
             note="By hand: g + λx = [0.25, −2] + 0.25·[3, 4] = [1, −1], m = 0.1·[1, −1], ‖m‖ = 0.1√2; ratio "
             "= 5/(0.1√2); the step has length lr·‖x‖ = 0.5 along −[1, −1]/√2.",
             atol=1e-12,
