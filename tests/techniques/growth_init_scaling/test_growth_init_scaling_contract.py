@@ -27,6 +27,7 @@ from refimpl.optim import SGD
 from refimpl.techniques.growth_init_scaling import dit_mup, mup
 from refimpl.techniques.growth_init_scaling import growth as G
 from refimpl.techniques.growth_init_scaling import guidance_representation_alignment as gra
+from refimpl.techniques.growth_init_scaling import learngene_sws as sws
 from refimpl.techniques.growth_init_scaling import lowrank_init_rich_lazy as lowrank
 from refimpl.techniques.growth_init_scaling import mixturegrowth as MG
 from refimpl.techniques.growth_init_scaling import residual_depth_scaling as residual
@@ -100,6 +101,21 @@ def _senn_grow(model, rng):
     return grown[0]
 
 
+def _learngene(d_in, width, d_out, rng):
+    """An (untrained) stage-wise-shared auxiliary model: 3 stages of 2 blocks, one shared block each."""
+    return sws.auxiliary_model(d_in, width, 2 * width, d_out, (2, 2, 2), dtype=np.float64, rng=rng)
+
+
+def _expand(stage_counts):
+    def grow(aux, rng):
+        descendant = sws.descendant_model(
+            aux.d_in, aux.width, aux.hidden, aux.d_out, stage_counts, dtype=np.float64, rng=rng
+        )
+        return sws.init_from_learngene(descendant, aux)
+
+    return grow
+
+
 def _grower(grow, preserves, build=_sp):
     return {"kind": "grower", "build": build, "grow": grow, "preserves": preserves}
 
@@ -133,6 +149,18 @@ CONTRACTS = {
         "build": lambda d_in, width, d_out, rng: gra.FCN(
             [d_in, width, width, d_out], dtype=np.float64, rng=rng
         ),
+    },
+    "learngene-sws:untie": {
+        "kind": "grower",
+        "build": _learngene,
+        "grow": _expand((2, 2, 2)),
+        "preserves": True,
+    },
+    "learngene-sws:deepen": {
+        "kind": "grower",
+        "build": _learngene,
+        "grow": _expand((3, 3, 2)),
+        "preserves": False,
     },
     "mup:mlp-sgd": _mup("sgd"),
     "mup:mlp-adam": _mup("adam"),
