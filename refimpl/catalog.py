@@ -1,6 +1,6 @@
 """The catalogue: one entry per technique, declared next to the technique, found without importing it.
 
-Every technique module `refimpl/techniques/<family>/<name>.py` declares, at module level,
+Every technique package `refimpl/techniques/<family>/<name>/__init__.py` declares, at module level,
 
     CATALOG_ENTRY = {                      # a pure literal: read with `ast`, never executed
         "slug": "ghost-batchnorm",         # as in shared/CATALOGUE.md; `refimpl run SLUG`
@@ -16,19 +16,14 @@ Every technique module `refimpl/techniques/<family>/<name>.py` declares, at modu
         "equations": ["x̂ = (x − μ_B)/√(σ²_B + ε) over each ghost batch of size B_ghost", ...],
     }
 
-A technique is either a single module (the wave-1 form, being migrated) or a **package**
-`refimpl/techniques/<family>/<name>/` (the form every technique moves to; see CONTRIBUTING.md):
+A technique is a **package** `refimpl/techniques/<family>/<name>/` (see CONTRIBUTING.md):
 
     __init__.py     the paper card (CATALOG_ENTRY), the derivation in the docstring, the method
     experiment.py   run(quick=False, seeds=None, progress=True) -> refimpl.experiments.Result, plot(result)
     cases.py        reference_cases() -> list[ReferenceCase]
 
-A single module instead holds CATALOG_ENTRY and two functions, imported only when asked for:
-
-    demo(seed=0, quick=False, progress=True) -> dict    # the toy experiment (see `check_demo_result`)
-    reference_cases() -> list[ReferenceCase]             # small cases with independently derived values
-
-and optionally `plot(result) -> dict[str, matplotlib.figure.Figure]` for `refimpl run`.
+Modules directly in a family directory are the family's shared code; one that declares a CATALOG_ENTRY
+is an error (the single-module form of the first wave is gone).
 """
 
 from __future__ import annotations
@@ -37,7 +32,6 @@ import ast
 import dataclasses
 import difflib
 import importlib
-import math
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -51,7 +45,6 @@ __all__ = [
     "get",
     "families",
     "quick_mode",
-    "check_demo_result",
     "UnknownTechniqueError",
     "VERIFIED_LEVELS",
 ]
@@ -77,7 +70,7 @@ REPO_ROOT = PACKAGE_DIR.parent
 
 def quick_mode() -> bool:
     """The project-wide quick switch: `REFIMPL_QUICK=1` (set by the test suite and CI) makes notebooks
-    run their demos with quick=True; unset or 0 runs the full experiment."""
+    run their experiments with quick=True; unset or 0 runs the full experiment."""
     return os.environ.get("REFIMPL_QUICK", "0").strip().lower() not in ("", "0", "false", "no")
 
 
@@ -140,7 +133,7 @@ class ReferenceCase:
 
 @dataclasses.dataclass(frozen=True)
 class Technique:
-    """A catalogue entry; `demo`, `reference_cases` and `plot` import the module on first use."""
+    """A catalogue entry; `experiment`, `reference_cases` and `plot` import the package on first use."""
 
     slug: str
     title: str
@@ -157,15 +150,8 @@ class Technique:
     source_file: str
 
     @property
-    def is_package(self) -> bool:
-        """True for the package layout (method, experiment.py, cases.py); False for a single module."""
-        return Path(self.source_file).name == "__init__.py"
-
-    @property
     def experiment(self):
         """The package's `experiment` module (its `run` returns a `refimpl.experiments.Result`)."""
-        if not self.is_package:
-            raise AttributeError(f"{self.slug} is a single module: it has `demo`, not an experiment module")
         return importlib.import_module(self.module + ".experiment")
 
     @property
@@ -176,18 +162,12 @@ class Technique:
         return importlib.import_module(self.module)
 
     @property
-    def demo(self) -> Callable[..., dict]:
-        return self.load().demo
-
-    @property
     def reference_cases(self) -> Callable[[], list]:
-        if self.is_package:
-            return importlib.import_module(self.module + ".cases").reference_cases
-        return self.load().reference_cases
+        return importlib.import_module(self.module + ".cases").reference_cases
 
     @property
     def plot(self):
-        return getattr(self.experiment if self.is_package else self.load(), "plot", None)
+        return getattr(self.experiment, "plot", None)
 
 
 def _read_entry(path: Path) -> dict | None:
@@ -210,12 +190,15 @@ def _module_name(path: Path) -> str:
 
 
 def _technique_files():
-    """techniques/<family>/<name>.py (single modules) and techniques/<family>/<name>/__init__.py."""
+    """techniques/<family>/<name>/__init__.py; a family's own modules are parsed only to refuse a card there."""
     for family in sorted(p for p in TECHNIQUES_DIR.iterdir() if p.is_dir() and not p.name.startswith("_")):
         for path in sorted(family.iterdir()):
-            if path.suffix == ".py" and not path.name.startswith("_"):
-                yield path
-            elif path.is_dir() and (path / "__init__.py").is_file():
+            if path.suffix == ".py" and path.name != "__init__.py" and _read_entry(path) is not None:
+                raise ValueError(
+                    f"{path}: a CATALOG_ENTRY in a single module; a technique is a package "
+                    f"{family.name}/{path.stem}/ with __init__.py, experiment.py and cases.py (CONTRIBUTING.md)"
+                )
+            if path.is_dir() and (path / "__init__.py").is_file():
                 yield path / "__init__.py"
 
 
@@ -269,29 +252,6 @@ def get(slug: str) -> Technique:
     raise UnknownTechniqueError(f"unknown technique {slug!r}{hint} (see `refimpl list`)")
 
 
-def check_demo_result(result) -> None:
-    """The contract every demo result meets: a dict with
-    - "metrics": {name: float}, all finite — the headline numbers;
-    - "table": list of row dicts (same keys in every row) — what `refimpl run` prints;
-    - "claim": {"statement": str, "holds": bool} — the paper's qualitative claim and whether the toy
-      experiment shows it (a demo that does not show it reports holds=False honestly);
-    any other keys (curves, arrays for plots) are free."""
-    if not isinstance(result, dict):
-        raise TypeError(f"demo must return a dict, got {type(result).__name__}")
-    for key in ("metrics", "table", "claim"):
-        if key not in result:
-            raise ValueError(f"demo result lacks '{key}'")
-    for name, value in result["metrics"].items():
-        if not isinstance(value, (int, float, np.floating, np.integer)) or not math.isfinite(float(value)):
-            raise ValueError(f"demo metric {name!r} must be a finite number, got {value!r}")
-    rows = result["table"]
-    if not rows or not all(isinstance(r, dict) for r in rows):
-        raise ValueError("demo 'table' must be a non-empty list of dicts")
-    claim = result["claim"]
-    if not isinstance(claim.get("statement"), str) or not isinstance(claim.get("holds"), (bool, np.bool_)):
-        raise ValueError("demo 'claim' must be {'statement': str, 'holds': bool}")
-
-
 CARD_MARKER = (
     "<!-- card: generated from CATALOG_ENTRY by tools/sync_cards.py; edit the entry, not this cell -->"
 )
@@ -312,9 +272,7 @@ def card_markdown(t: Technique) -> str:
 
 
 def _verdict_summary(t: Technique) -> str:
-    """'2 holds · 1 fails' from the recorded full result of a harness technique ('' otherwise)."""
-    if not t.is_package:
-        return ""
+    """'2 holds · 1 fails' from the technique's recorded full result ('not recorded' without one)."""
     from .experiments import recorded
 
     r = recorded(t.slug)

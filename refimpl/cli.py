@@ -51,7 +51,7 @@ def _cmd_list(args) -> int:
             "family": t.family,
             "verified": t.verified,
             "arXiv": t.arxiv,
-            "verdicts": catalog._verdict_summary(t) or "(demo)",
+            "verdicts": catalog._verdict_summary(t),
             "title": textwrap.shorten(t.title, 60, placeholder="…"),
         }
         for t in table.values()
@@ -119,19 +119,17 @@ def _cmd_show(args) -> int:
         f"{field(f'family: {t.family}   module: {t.module}')}\n{field(f'notebook: {t.notebook}')}\n\n"
         f"{fill(t.summary, '')}\n\nKey equations:\n{eqs}\n\n{note}"
     )
-    if t.is_package:
-        from .experiments import freshness, recorded
+    from .experiments import freshness, recorded
 
-        state, r = freshness(t.slug), recorded(t.slug)
-        print(
-            "\n"
-            + fill(
-                f"Recorded full result: {state}"
-                + ("" if r is None else f" (seeds {r.seeds}, {r.seconds:.0f} s)")
-            )
+    state, r = freshness(t.slug), recorded(t.slug)
+    print(
+        "\n"
+        + fill(
+            f"Recorded full result: {state}" + ("" if r is None else f" (seeds {r.seeds}, {r.seconds:.0f} s)")
         )
-        for line in [] if r is None else r.verdict_lines():
-            print(fill(line))
+    )
+    for line in [] if r is None else r.verdict_lines():
+        print(fill(line))
     return 0
 
 
@@ -177,19 +175,16 @@ def _cmd_record(args) -> int:
 
     table = catalog.entries()
     if args.all or args.family:
-        slugs = [s for s, t in table.items() if t.is_package and (not args.family or t.family == args.family)]
+        slugs = [s for s, t in table.items() if not args.family or t.family == args.family]
     else:
         slugs = [catalog.get(s).slug for s in args.slugs]
     if not slugs:
         print(
-            "refimpl record: give SLUGs, --family F or --all (techniques on the harness only)",
+            "refimpl record: give SLUGs, --family F or --all",
             file=sys.stderr,
         )
         return 2
     for slug in slugs:
-        if not table[slug].is_package:
-            print(f"refimpl record: {slug} is not on the harness yet (single-module form)", file=sys.stderr)
-            return 2
         if args.stale and freshness(slug) == "fresh":
             print(f"{slug}: fresh, skipped")
             continue
@@ -218,51 +213,7 @@ class UserError(Exception):
 def _cmd_run(args) -> int:
     t = catalog.get(args.slug)
     _writable_dir(os.path.join(args.out, t.slug))
-    if t.is_package:
-        return _run_package(t, args, os.path.join(args.out, t.slug))
-    out_dir = os.path.join(args.out, t.slug)
-    print(f"running {t.slug} (seed={args.seed}, quick={args.quick}) — {t.title}")
-    start = time.perf_counter()
-    from .threads import blas_single_thread
-
-    with blas_single_thread():  # toy-sized matrices: one BLAS thread is faster (see refimpl.threads)
-        result = t.demo(seed=args.seed, quick=args.quick, progress=not args.no_progress)
-    catalog.check_demo_result(result)
-    elapsed = time.perf_counter() - start
-    print()
-    print(format_table(result["table"]))
-    print()
-    for name, value in result["metrics"].items():
-        print(f"{name}: {float(value):.6g}")
-    claim = result["claim"]
-    print(f"\nclaim: {claim['statement']}\nholds on this toy run: {'yes' if claim['holds'] else 'NO'}")
-    os.makedirs(out_dir, exist_ok=True)
-    with open(os.path.join(out_dir, "metrics.json"), "w", encoding="utf-8") as f:
-        json.dump(
-            {
-                "slug": t.slug,
-                "seed": args.seed,
-                "quick": args.quick,
-                "seconds": elapsed,
-                "metrics": {k: float(v) for k, v in result["metrics"].items()},
-                "claim": {"statement": claim["statement"], "holds": bool(claim["holds"])},
-                "table": result["table"],
-            },
-            f,
-            indent=2,
-            default=float,
-        )
-    plot = t.plot
-    written = []
-    if plot is not None:
-        from .plotting import save
-
-        for name, fig in plot(result).items():
-            written.append(save(fig, os.path.join(out_dir, f"{name}.{args.plot_format}"), dpi=args.dpi))
-    print(f"\n{elapsed:.1f} s; wrote {os.path.join(out_dir, 'metrics.json')}")
-    for p in written:
-        print(f"plot: {p}")
-    return 0
+    return _run_package(t, args, os.path.join(args.out, t.slug))
 
 
 def _cmd_vectors(args) -> int:
@@ -361,10 +312,9 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser(
         "run",
         help="run a technique's toy experiment",
-        description="Run the demo, print its table, save plots.",
+        description="Run the experiment, print its table and verdicts, save plots.",
     )
     s.add_argument("slug")
-    s.add_argument("--seed", type=_seed, default=0, help="seed of a single-module technique's demo")
     s.add_argument(
         "--seeds", type=_seed, nargs="+", help="seeds of an experiment on the harness (default: its own)"
     )

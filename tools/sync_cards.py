@@ -13,8 +13,6 @@ from refimpl import catalog
 ROOT = Path(__file__).resolve().parents[1]
 changed, missing = 0, []
 for t in catalog.entries().values():
-    if not t.is_package:
-        continue
     path = ROOT / t.notebook
     if not path.is_file():  # a technique being written: its notebook comes later
         missing.append(t.notebook)

@@ -26,10 +26,6 @@ def source_files(slug: str) -> list[Path]:
     """The files whose content a recorded result of `slug` depends on (see the module docstring)."""
     t = catalog.get(slug)
     package = Path(t.source_file).parent
-    if not t.is_package:
-        raise ValueError(
-            f"{slug}: only techniques laid out as a package (method, experiment, cases) are recorded"
-        )
     own = [p for p in package.rglob("*.py") if p.name != "cases.py" and "__pycache__" not in p.parts]
     family = [p for p in package.parent.glob("*.py") if catalog._read_entry(p) is None]
     return sorted(own) + sorted(family)

@@ -1,25 +1,9 @@
-"""Shared fixtures for technique tests: one cached quick demo run per (slug, seed) per session, so a
-technique's own claim test and the registry's determinism test do not train the same thing twice."""
+"""Shared fixtures for technique tests: one cached quick run per technique per session, so a technique's
+own tests and the registry's determinism test do not train the same thing twice."""
 
 import pytest
 
 from refimpl import catalog
-
-_CACHE = {}
-
-
-def run_demo(slug: str, seed: int = 0):
-    key = (slug, seed)
-    if key not in _CACHE:
-        _CACHE[key] = catalog.get(slug).demo(seed=seed, quick=True, progress=False)
-    return _CACHE[key]
-
-
-@pytest.fixture
-def demo_result():
-    """demo_result(slug, seed=0) → the quick demo's result dict (cached for the session)."""
-    return run_demo
-
 
 _QUICK = {}
 

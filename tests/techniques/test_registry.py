@@ -3,11 +3,9 @@
 import importlib
 import importlib.util
 import json
-import math
 import re
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from refimpl import catalog
@@ -33,15 +31,11 @@ def test_metadata_complete(slug):
     assert len(t.equations) >= 1
     assert (ROOT / t.notebook).is_file(), f"notebook {t.notebook} is missing"
     assert t.notebook == f"notebooks/{t.family}/{slug}.ipynb"
-    family_dir = Path(t.source_file).parent.parent if t.is_package else Path(t.source_file).parent
-    assert family_dir.name == t.family.replace("-", "_")
-    mod = t.load()
-    if t.is_package:  # the card is CATALOG_ENTRY alone; the experiment and cases sit beside the method
-        assert callable(t.experiment.run) and callable(t.reference_cases)
-        assert not hasattr(mod, "demo"), "the method module holds no experiment"
-    else:
-        assert f"arXiv: {t.arxiv}" in (mod.__doc__ or ""), "the module docstring must carry the arXiv line"
-        assert callable(mod.demo) and callable(mod.reference_cases)
+    assert Path(t.source_file).name == "__init__.py", "a technique is a package"
+    assert Path(t.source_file).parent.parent.name == t.family.replace("-", "_")
+    mod = t.load()  # the card is CATALOG_ENTRY alone; the experiment and cases sit beside the method
+    assert callable(t.experiment.run) and callable(t.reference_cases)
+    assert not hasattr(mod, "demo") and not hasattr(mod, "run"), "the method module holds no experiment"
 
 
 @pytest.mark.parametrize("slug", SLUGS)
@@ -53,22 +47,6 @@ def test_reference_cases_pass(slug):
     for case in cases:
         assert case.note, f"{case.name}: say how the expected values were derived"
         case.check()
-
-
-MODULES = [s for s in SLUGS if not ENTRIES[s].is_package]
-PACKAGES = [s for s in SLUGS if ENTRIES[s].is_package]
-
-
-@pytest.mark.parametrize("slug", MODULES)
-def test_demo_quick_is_deterministic_and_finite(slug, demo_result):
-    first = demo_result(slug, 0)
-    catalog.check_demo_result(first)
-    again = ENTRIES[slug].demo(seed=0, quick=True, progress=False)
-    for name, value in first["metrics"].items():
-        assert math.isfinite(float(value))
-        assert np.isclose(float(value), float(again["metrics"][name]), rtol=0, atol=1e-12), (
-            f"metric {name} differs between two runs with seed 0: {value} vs {again['metrics'][name]}"
-        )
 
 
 @pytest.mark.parametrize("family", catalog.families())
@@ -111,7 +89,7 @@ def test_reconstructed_entries_say_so_in_their_notebook(slug):
 
 
 # --- techniques on the harness (package layout) ---------------------------------------------------------
-@pytest.mark.parametrize("slug", PACKAGES)
+@pytest.mark.parametrize("slug", SLUGS)
 def test_quick_run_is_a_deterministic_smoke_result(slug, quick_result):
     first = quick_result(slug)
     first.validate()
@@ -122,7 +100,7 @@ def test_quick_run_is_a_deterministic_smoke_result(slug, quick_result):
     assert again.selected == first.selected
 
 
-@pytest.mark.parametrize("slug", PACKAGES)
+@pytest.mark.parametrize("slug", SLUGS)
 def test_every_reference_case_names_its_function_and_more_than_a_seed(slug):
     """A stranger reading the exported vectors must know what is exercised and with which arguments."""
     for case in ENTRIES[slug].reference_cases():
@@ -134,7 +112,7 @@ def test_every_reference_case_names_its_function_and_more_than_a_seed(slug):
         assert set(case.inputs) - {"seed", "rng"}, f"{case.name}: a case whose only input is a seed"
 
 
-@pytest.mark.parametrize("slug", PACKAGES)
+@pytest.mark.parametrize("slug", SLUGS)
 def test_recorded_full_result_is_fresh_and_well_formed(slug):
     from refimpl.experiments import freshness, recorded
 
@@ -151,7 +129,7 @@ def test_recorded_full_result_is_fresh_and_well_formed(slug):
             assert all(hp[k] == best[k] for k in best if k not in ("method", "score")), method
 
 
-@pytest.mark.parametrize("slug", PACKAGES)
+@pytest.mark.parametrize("slug", SLUGS)
 def test_notebook_header_is_the_paper_card(slug):
     t = ENTRIES[slug]
     nb = json.loads((ROOT / t.notebook).read_text(encoding="utf-8"))
@@ -159,7 +137,7 @@ def test_notebook_header_is_the_paper_card(slug):
     assert first == catalog.card_markdown(t), f"{t.notebook}: run `python tools/sync_cards.py`"
 
 
-@pytest.mark.parametrize("slug", PACKAGES)
+@pytest.mark.parametrize("slug", SLUGS)
 def test_notebook_renders_the_recorded_verdict(slug):
     t = ENTRIES[slug]
     nb = json.loads((ROOT / t.notebook).read_text(encoding="utf-8"))
@@ -167,7 +145,7 @@ def test_notebook_renders_the_recorded_verdict(slug):
     assert f'recorded("{slug}")' in code, "the last cells render the recorded full result"
 
 
-@pytest.mark.parametrize("slug", PACKAGES)
+@pytest.mark.parametrize("slug", SLUGS)
 def test_notebook_shows_each_figure_once(slug):
     """A cell that ends with a figure object shows it twice in Jupyter (inline backend + the cell's value)."""
     nb = json.loads((ROOT / ENTRIES[slug].notebook).read_text(encoding="utf-8"))
@@ -175,3 +153,19 @@ def test_notebook_shows_each_figure_once(slug):
         lines = "".join(cell["source"]).strip().splitlines()
         if cell["cell_type"] == "code" and lines and "plot(" in lines[-1]:
             assert lines[-1].split("#")[0].rstrip().endswith(";"), f"end the cell with `;`: {lines[-1]!r}"
+
+
+def test_a_card_in_a_single_module_is_refused(tmp_path, monkeypatch):
+    """The single-module form is gone: a CATALOG_ENTRY outside a package is an error that says what to do,
+    while a family's shared module (no card) is ignored."""
+    family = tmp_path / "some_family"
+    (family / "good").mkdir(parents=True)
+    (family / "shared.py").write_text("X = 1\n")
+    (family / "good" / "__init__.py").write_text("X = 2\n")  # a package without a card: not a technique
+    monkeypatch.setattr(catalog, "TECHNIQUES_DIR", tmp_path)
+    monkeypatch.setattr(catalog, "_CACHE", None)
+    assert catalog.entries() == {}
+    (family / "old.py").write_text('CATALOG_ENTRY = {"slug": "old"}\n')
+    monkeypatch.setattr(catalog, "_CACHE", None)
+    with pytest.raises(ValueError, match="a technique is a package"):
+        catalog.entries()

@@ -152,22 +152,16 @@ def test_family_has_the_issue_techniques():
     assert expected <= set(family_slugs(FAMILY))
 
 
-# Not a property of a merge, so not in the CONTRACTS form: it reruns every technique's quick demo (for a
-# technique on the harness, a package such as model-soups, its quick run's Result) and builds its plot (the
-# registry's determinism tests check the result but never build the plot).
+# Not a property of a merge, so not in the CONTRACTS form: it takes every technique's quick run (cached) and
+# builds its plot (the registry's determinism tests check the result but never build the plot).
 @pytest.mark.parametrize("slug", family_slugs(FAMILY))
-def test_demo_contract_and_plot(slug, demo_result, quick_result):
+def test_quick_run_plots(slug, quick_result):
     pytest.importorskip("matplotlib")
     import matplotlib
 
     matplotlib.use("Agg")
     t = catalog.get(slug)
-    if t.is_package:
-        r = quick_result(slug)
-    else:
-        r = demo_result(slug, 0)
-        catalog.check_demo_result(r)
-    figs = t.plot(r)
+    figs = t.plot(quick_result(slug))
     assert figs and all(hasattr(f, "savefig") for f in figs.values())
     import matplotlib.pyplot as plt
 
