@@ -25,6 +25,7 @@ from refimpl import nn
 from refimpl.nn import functional as F
 from refimpl.optim import SGD
 from refimpl.techniques.growth_init_scaling import dit_mup, mup
+from refimpl.techniques.growth_init_scaling import growing_transformers as GT
 from refimpl.techniques.growth_init_scaling import growth as G
 from refimpl.techniques.growth_init_scaling import guidance_representation_alignment as gra
 from refimpl.techniques.growth_init_scaling import learngene_sws as sws
@@ -116,6 +117,12 @@ def _expand(stage_counts):
     return grow
 
 
+def _frozen_substrate_transformer(d_in, width, d_out, rng):
+    """A 1-block growing transformer on a frozen random projection of the (real-valued) inputs."""
+    sub = GT.ProjectionSubstrate(d_in, width, dtype=np.float64, rng=rng)
+    return GT.GrowingTransformer(sub, d_out, n_layers=1, n_heads=2, dtype=np.float64, rng=rng)
+
+
 def _grower(grow, preserves, build=_sp):
     return {"kind": "grower", "build": build, "grow": grow, "preserves": preserves}
 
@@ -160,6 +167,12 @@ CONTRACTS = {
         "kind": "grower",
         "build": _learngene,
         "grow": _expand((3, 3, 2)),
+        "preserves": False,
+    },
+    "growing-transformers:add-frozen-layer": {  # a new block at default init: the function changes
+        "kind": "grower",
+        "build": _frozen_substrate_transformer,
+        "grow": lambda m, rng: GT.grow(m, rng),
         "preserves": False,
     },
     "mup:mlp-sgd": _mup("sgd"),
