@@ -26,8 +26,9 @@ import functools
 
 import numpy as np
 
-from ....experiments import Claim, Method, Premise, compare, experiment, finish, tasks, train
+from ....experiments import Claim, Method, Premise, compare, experiment, finish, tasks
 from .. import ptq as P
+from ..toy_models import digits_mlp, trained_digits_mlp_state
 from . import (
     accuracy,
     allocate_bits,
@@ -51,24 +52,11 @@ def _sizes(quick):
 
 
 def _mlp(seed):
-    from ....nn import Linear, ReLU, Sequential, init
-
-    rng = np.random.default_rng(seed)
-    dims = [64] + [WIDTH] * (DEPTH - 1) + [10]
-    layers = []
-    for i, (a, b) in enumerate(zip(dims[:-1], dims[1:])):
-        lin = Linear(a, b, rng=rng)
-        init.kaiming_normal_(lin.weight, nonlinearity="relu", rng=rng)  # normal init (issue 16)
-        init.zeros_(lin.bias)
-        layers += [lin] if i == len(dims) - 2 else [lin, ReLU()]
-    return Sequential(*layers)
+    return digits_mlp(seed, (WIDTH,) * (DEPTH - 1))
 
 
-@functools.cache
 def _trained(seed: int, epochs: int):
-    model = _mlp(seed)
-    train(model, tasks.digits(), lr=3e-3, epochs=epochs, seed=seed)
-    return model.state_dict()
+    return trained_digits_mlp_state(seed, epochs, (WIDTH,) * (DEPTH - 1))
 
 
 def _setup(seed, quick):

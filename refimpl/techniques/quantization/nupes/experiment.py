@@ -32,6 +32,7 @@ import numpy as np
 from ....autograd.tensor import Tensor
 from ....experiments import Claim, Method, Premise, compare, experiment, finish, tasks, train
 from .. import ptq as P
+from ..toy_models import digits_mlp
 from . import nupes_layer, power_quantize, search_exponent
 
 SLUG = "nupes"
@@ -48,18 +49,7 @@ def _sizes(quick):
 
 # --- the settings ----------------------------------------------------------------------------------------
 def _mlp(seed):
-    from ....nn import Linear, ReLU, Sequential, init
-
-    rng = np.random.default_rng(seed)
-    layers, sizes = [], [64, 128, 128, 10]
-    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
-        if i > 0:
-            layers.append(ReLU())
-        lin = Linear(a, b, rng=rng)
-        init.kaiming_normal_(lin.weight, nonlinearity="relu", rng=rng)  # normal init (issue 16)
-        init.zeros_(lin.bias)
-        layers.append(lin)
-    return Sequential(*layers)
+    return digits_mlp(seed, (128, 128))
 
 
 @functools.cache

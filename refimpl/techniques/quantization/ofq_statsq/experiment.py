@@ -38,6 +38,7 @@ from ....experiments import Claim, Method, Premise, compare, experiment, finish,
 from ....nn import functional as F
 from ....optim import AdamW
 from .. import ptq as P
+from ..toy_models import digits_mlp, trained_digits_mlp_state
 from . import CGACallback, LSQWeight, OscillationCallback, QKReparamAttention, StatsQWeight
 
 SLUG = "ofq-statsq"
@@ -63,25 +64,11 @@ def _sizes(quick):
 
 # --- the digits MLP ----------------------------------------------------------------------------------------
 def _mlp(seed):
-    from ....nn import Linear, ReLU, Sequential, init
-
-    rng = np.random.default_rng(seed)
-    layers, sizes = [], [64, 128, 128, 10]
-    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
-        if i > 0:
-            layers.append(ReLU())
-        lin = Linear(a, b, rng=rng)
-        init.kaiming_normal_(lin.weight, nonlinearity="relu", rng=rng)  # normal init (issue 16)
-        init.zeros_(lin.bias)
-        layers.append(lin)
-    return Sequential(*layers)
+    return digits_mlp(seed, (128, 128))
 
 
-@functools.cache
 def _pretrained(seed: int, epochs: int):
-    model = _mlp(seed)
-    train(model, tasks.digits(), lr=3e-3, epochs=epochs, seed=seed)
-    return model.state_dict()
+    return trained_digits_mlp_state(seed, epochs, (128, 128))
 
 
 def _adamw(decayed, others, lr):

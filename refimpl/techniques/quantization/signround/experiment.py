@@ -27,8 +27,9 @@ import functools
 import numpy as np
 
 from ....autograd.tensor import Tensor
-from ....experiments import Claim, Method, Premise, compare, experiment, finish, tasks, train
+from ....experiments import Claim, Method, Premise, compare, experiment, finish, tasks
 from .. import ptq as P
+from ..toy_models import digits_mlp, trained_digits_mlp_state
 from . import gptq_asym, rtn_asym, signround
 
 SLUG = "signround"
@@ -47,26 +48,11 @@ def _sizes(quick):
 
 # --- the settings ------------------------------------------------------------------------------------------
 def _mlp(seed):
-    from ....nn import Linear, ReLU, Sequential, init
-
-    rng = np.random.default_rng(seed)
-    layers = []
-    sizes = [64, HIDDEN, HIDDEN, 10]
-    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
-        if i > 0:
-            layers.append(ReLU())
-        lin = Linear(a, b, rng=rng)
-        init.kaiming_normal_(lin.weight, nonlinearity="relu", rng=rng)  # normal init (issue 16)
-        init.zeros_(lin.bias)
-        layers.append(lin)
-    return Sequential(*layers)
+    return digits_mlp(seed, (HIDDEN, HIDDEN))
 
 
-@functools.cache
 def _trained(seed: int, epochs: int):
-    model = _mlp(seed)
-    train(model, tasks.digits(), lr=3e-3, epochs=epochs, seed=seed)
-    return model.state_dict()
+    return trained_digits_mlp_state(seed, epochs, (HIDDEN, HIDDEN))
 
 
 def trained_mlp(seed: int, epochs: int):
