@@ -9,11 +9,17 @@ some of these methods (each receives the mutable `TrainState`):
     on_epoch_end, on_train_end
 
 Set `state.stop = True` to end training early.
+
+Per-example weights: `fit(..., sample_weight=w)` with w aligned with the training arrays weighs each
+minibatch's loss as Σ wᵢℓᵢ / Σ wᵢ (`weight_norm="sum"`) or Σ wᵢℓᵢ / B (`"count"`, B the batch size); see
+`batch_weights`.  `state.indices` holds the training-set indices of the current minibatch (None for a
+DataLoader), and a callback may replace `state.sample_weight` in `on_epoch_begin` to reweight per epoch.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import sys
 from collections import defaultdict
 from collections.abc import Iterator
@@ -32,6 +38,8 @@ __all__ = [
     "TrainState",
     "LambdaCallback",
     "progress_bar",
+    "batch_weights",
+    "weighted_loss",
 ]
 
 _HOOKS = (
@@ -67,6 +75,8 @@ class TrainState:
     output: object = None
     loss: object = None
     stop: bool = False
+    indices: object = None  # training-set indices of the minibatch (array data only)
+    sample_weight: object = None  # per-example weights of the whole training set (fit(sample_weight=))
 
 
 class LambdaCallback:
@@ -124,12 +134,56 @@ def _is_array_pair(data) -> bool:
 
 
 def _batches_of(data, batch_size, seed, epoch):
-    """Minibatches of epoch `epoch` from an (x, y) pair (arrays, lists or Tensors) or a re-iterable such as
-    a `DataLoader` (the forms `fit` accepts; `_check_data` rejects the rest before training starts)."""
+    """(x, y, indices) minibatches of epoch `epoch` from an (x, y) pair (arrays, lists or Tensors; indices
+    into the training set) or a re-iterable such as a `DataLoader` (indices None) — the forms `fit`
+    accepts; `_check_data` rejects the rest before training starts.  The index array rides along in
+    `batches` as a third aligned array, so the shuffle (a permutation of n) is the one without it."""
     if _is_array_pair(data):
         x, y = (_as_array(a) for a in data)
-        return batches(x, y, batch_size=batch_size, shuffle=True, seed=seed, epoch=epoch)
-    return iter(data)
+        return batches(x, y, np.arange(len(x)), batch_size=batch_size, shuffle=True, seed=seed, epoch=epoch)
+    return ((xb, yb, None) for xb, yb in data)
+
+
+def batch_weights(w, norm: str = "sum", dtype=np.float32) -> np.ndarray:
+    """The coefficients cᵢ of a minibatch's weighted loss Σ cᵢℓᵢ from its raw weights wᵢ ≥ 0:
+    cᵢ = wᵢ / Σⱼ wⱼ (`norm="sum"`: a weighted mean, invariant to the weights' scale; an all-zero batch
+    gets cᵢ = 0, a zero gradient) or cᵢ = wᵢ / B (`norm="count"`: the mean of wᵢℓᵢ, where the weights'
+    scale acts as a learning-rate factor).  Computed in NumPy outside the step (a step argument)."""
+    w = np.asarray(w, dtype=np.float64)
+    if norm == "sum":
+        total = w.sum()
+        c = w / total if total > 0 else np.zeros_like(w)
+    elif norm == "count":
+        c = w / max(len(w), 1)
+    else:
+        raise ValueError(f"fit: `weight_norm` must be 'sum' or 'count', got {norm!r}")
+    return c.astype(dtype)
+
+
+def weighted_loss(loss_fn, output, target, coef):
+    """Σᵢ cᵢ ℓᵢ with ℓ = loss_fn(output, target, reduction="none") (averaged over any trailing axes, so
+    cᵢ = 1/B gives back the "mean" loss) and `coef` an array or Tensor of shape (B,)."""
+    try:
+        per = loss_fn(output, target, reduction="none")
+    except TypeError as e:
+        raise TypeError(
+            "fit: with `sample_weight`, `loss_fn` must accept reduction='none' (per-example losses), "
+            f"as refimpl.nn.functional.cross_entropy does: {e}"
+        ) from None
+    if per.ndim > 1:
+        per = per.reshape((per.shape[0], -1)).mean(axis=1)
+    return (per * (coef if isinstance(coef, Tensor) else Tensor(coef))).sum()
+
+
+def _check_sample_weight(w, n: int, name: str = "sample_weight") -> np.ndarray:
+    w = np.asarray(w)
+    if w.shape != (n,):
+        raise ValueError(
+            f"fit: `{name}` must have shape ({n},) (one weight per training example), got {w.shape}"
+        )
+    if not np.all(np.isfinite(w)) or np.any(w < 0):
+        raise ValueError(f"fit: `{name}` must be finite and ≥ 0")
+    return w
 
 
 def _as_array(a):
@@ -170,6 +224,8 @@ def fit(
     progress: bool = True,
     clip_grad_norm=None,
     compile=False,
+    sample_weight=None,
+    weight_norm: str = "sum",
 ) -> History:
     """Train `model` for `epochs` passes over `data` and return the per-epoch History.
 
@@ -183,15 +239,29 @@ def fit(
     and `state.output` is None in `on_step_end`.  `compile="auto"` does so only when no callback could
     notice, and goes back to eager mode if the step cannot be replayed (the experiment harness uses it
     for quick runs).
+
+    `sample_weight` (array data only; shape (n,), ≥ 0) weighs each example's loss: a minibatch's loss is
+    Σ cᵢ loss_fn(out, y, reduction="none")ᵢ with c = `batch_weights`(w[batch], `weight_norm`), which
+    enters the step as an argument (so compiled and eager steps agree).  A callback may assign a new
+    array to `state.sample_weight` in `on_epoch_begin`.  Without `sample_weight` nothing changes.
     """
     if epochs < 0:
         raise ValueError(f"fit: `epochs` must be ≥ 0, got {epochs}")
     if batch_size < 1:
         raise ValueError(f"fit: `batch_size` must be ≥ 1, got {batch_size}")
     _check_data(data, epochs)
+    weighted = sample_weight is not None
+    if weighted:
+        if not _is_array_pair(data):
+            raise ValueError("fit: `sample_weight` needs `data` as an (x, y) pair of arrays (to index it)")
+        batch_weights([], weight_norm)  # validates weight_norm now
+        sample_weight = _check_sample_weight(sample_weight, len(data[0]))
+        wdtype = next((p.data.dtype for g in optimizer.param_groups for p in g["params"]), np.float32)
     callbacks = list(callbacks)
     step_fn = (
-        _compiled_step(model, loss_fn, optimizer, callbacks, clip_grad_norm, compile) if compile else None
+        _compiled_step(model, loss_fn, optimizer, callbacks, clip_grad_norm, compile, weighted)
+        if compile
+        else None
     )
     if clip_grad_norm is not None and step_fn is None:
         from .optim import clip_grad_norm_
@@ -199,20 +269,28 @@ def fit(
         params = [p for g in optimizer.param_groups for p in g["params"]]
         callbacks.insert(0, LambdaCallback(after_backward=lambda s: clip_grad_norm_(params, clip_grad_norm)))
     history = History()
-    state = TrainState(model=model, optimizer=optimizer, history=history)
+    state = TrainState(model=model, optimizer=optimizer, history=history, sample_weight=sample_weight)
     model.train()
     _call(callbacks, "on_train_begin", state)
     for epoch in progress_bar(range(epochs), total=epochs, desc="epochs", enabled=progress):
         state.epoch = epoch
         _call(callbacks, "on_epoch_begin", state)
+        if weighted:
+            state.sample_weight = _check_sample_weight(
+                state.sample_weight, len(data[0]), "state.sample_weight"
+            )
         losses = []
-        for xb, yb in _batches_of(data, batch_size, seed, epoch):
-            state.x, state.y = xb, yb
+        for xb, yb, idx in _batches_of(data, batch_size, seed, epoch):
+            state.x, state.y, state.indices = xb, yb, idx
             _call(callbacks, "on_batch_begin", state)
+            args = [xb, yb]
+            if weighted:
+                args.append(batch_weights(state.sample_weight[idx], weight_norm, wdtype))
             if step_fn is None:
-                loss = train_step(model, loss_fn, xb, yb, optimizer, callbacks, state)
+                lf = loss_fn if not weighted else functools.partial(weighted_loss, loss_fn, coef=args[2])
+                loss = train_step(model, lf, xb, yb, optimizer, callbacks, state)
             else:
-                state.loss = step_fn(*(a.data if isinstance(a, Tensor) else np.asarray(a) for a in (xb, yb)))
+                state.loss = step_fn(*(a.data if isinstance(a, Tensor) else np.asarray(a) for a in args))
                 loss = float(state.loss.data)
                 _call(callbacks, "on_step_end", state)
             if not np.isfinite(loss):
@@ -237,7 +315,7 @@ def fit(
     return history
 
 
-def _compiled_step(model, loss_fn, optimizer, callbacks, clip_grad_norm, mode):
+def _compiled_step(model, loss_fn, optimizer, callbacks, clip_grad_norm, mode, weighted=False):
     """The training step of `fit` under refimpl.compile, or None ("auto" and a callback could notice)."""
     if mode not in (True, "auto"):
         raise ValueError(f"fit: `compile` must be False, True or 'auto', got {mode!r}")
@@ -254,9 +332,10 @@ def _compiled_step(model, loss_fn, optimizer, callbacks, clip_grad_norm, mode):
         raise ValueError(f"fit: compile=True cannot run after_backward callbacks ({', '.join(hooked)})")
     params = [p for g in optimizer.param_groups for p in g["params"]]
 
-    def step(x, y):
+    def step(x, y, *coef):  # coef: the minibatch's loss coefficients (fit(sample_weight=)), an argument
         optimizer.zero_grad()
-        loss = loss_fn(model(Tensor(x)), y)
+        out = model(Tensor(x))
+        loss = weighted_loss(loss_fn, out, y, coef[0]) if weighted else loss_fn(out, y)
         loss.backward()
         if clip_grad_norm is not None:
             from .optim import clip_grad_norm_

@@ -52,6 +52,8 @@ def train(
     params=None,
     x=None,
     y=None,
+    sample_weight=None,
+    weight_norm: str = "sum",
 ):
     """Train `model` on `task`'s training split (or on `x`, `y`) with `fit`; returns the History.
 
@@ -60,7 +62,9 @@ def train(
     optimised parameters (default: all of the model's). `optimizer` is a name for `make_optimizer`
     (then `lr` is required) or a ready Optimizer (its own param groups and rates; then `lr`, `params`
     and `weight_decay` must be left unset). `warmup_steps` > 0 scales every group's rate linearly by
-    (step + 1)/warmup_steps over the first optimizer steps, on top of the cosine schedule."""
+    (step + 1)/warmup_steps over the first optimizer steps, on top of the cosine schedule.
+    `sample_weight` (aligned with the training arrays) and `weight_norm` weigh each example's loss, as
+    in `fit`."""
     from ..optim import Optimizer
     from ..optim.lr_scheduler import CosineAnnealingLR
 
@@ -94,6 +98,8 @@ def train(
         scheduler=sched,
         clip_grad_norm=clip_grad_norm,
         compile="auto" if COMPILE_STEPS.get() else False,
+        sample_weight=sample_weight,
+        weight_norm=weight_norm,
     )
 
 

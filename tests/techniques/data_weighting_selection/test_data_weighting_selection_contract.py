@@ -1,0 +1,122 @@
+"""The data-weighting-selection family's contract over the registry (the form: `tests/techniques/contracts.py`).
+
+An adapter is a dict of one of three kinds:
+
+* ``{"kind": "scorer", "score": (model, x, y) -> (N,) array}`` — scores every training example;
+* ``{"kind": "selector", "select": (scores, y, size, seed) -> indices, "resamples": bool}`` — picks a
+  subset (or a resample) of a pool of the given size;
+* ``{"kind": "weights", "weights": (x, y, seed) -> (N,) array}`` — per-example loss weights for `fit`.
+
+Properties: every scorer returns one finite score ≥ 0 per example and is deterministic; every selector
+returns int indices into the pool of the requested size, sorted, without repeats unless it resamples,
+the same for the same seed; weights are finite, ≥ 0, not all zero, and uniform weights train exactly as
+plain ERM.  The family's shared selectors and uniform weighting are checked as ``baseline:`` keys.
+"""
+
+import numpy as np
+import pytest
+from contracts import params
+
+from refimpl import nn
+from refimpl.nn import functional as F
+from refimpl.optim import SGD
+from refimpl.techniques.data_weighting_selection import data_pruning_scaling as DPS
+from refimpl.techniques.data_weighting_selection import el2n_grand as EG
+from refimpl.techniques.data_weighting_selection import selection as sel
+from refimpl.train import fit
+
+FAMILY = "data-weighting-selection"
+
+CONTRACTS = {
+    "el2n-grand:el2n": {"kind": "scorer", "score": EG.el2n_scores},
+    "el2n-grand:grand": {"kind": "scorer", "score": EG.grand_scores},
+    "el2n-grand:prune-offset": {
+        "kind": "selector",
+        "select": lambda s, y, size, seed: EG.prune(s, size / len(s), 2 / len(s)),
+        "resamples": False,
+    },
+    "data-pruning-scaling:keep-hard": {
+        "kind": "selector",
+        "select": lambda s, y, size, seed: DPS.keep_indices(s, size / len(s), "hard"),
+        "resamples": False,
+    },
+    "data-pruning-scaling:random": {
+        "kind": "selector",
+        "select": lambda s, y, size, seed: DPS.random_indices(len(s), size / len(s), rng=seed),
+        "resamples": False,
+    },
+    "baseline:random": {
+        "kind": "selector",
+        "select": lambda s, y, size, seed: sel.random_subset(len(s), size, seed),
+        "resamples": False,
+    },
+    "baseline:weighted-resample": {
+        "kind": "selector",
+        "select": lambda s, y, size, seed: sel.weighted_resample(s + 0.1, size, seed, replace=True),
+        "resamples": True,
+    },
+    "baseline:gumbel-top-k": {
+        "kind": "selector",
+        "select": lambda s, y, size, seed: sel.weighted_resample(s + 0.1, size, seed, replace=False),
+        "resamples": False,
+    },
+    "baseline:uniform-weights": {"kind": "weights", "weights": lambda x, y, seed: np.full(len(y), 3.0)},
+}
+EXEMPT = {}
+
+N, D, C = 20, 4, 3
+RNG = np.random.default_rng(0)
+X, Y = RNG.normal(size=(N, D)), RNG.integers(0, C, size=N)
+
+
+def _model(seed=0):
+    rng = np.random.default_rng(seed)
+    return nn.Sequential(
+        nn.Linear(D, 6, dtype=np.float64, rng=rng), nn.ReLU(), nn.Linear(6, C, dtype=np.float64, rng=rng)
+    )
+
+
+def _kind(k):
+    return lambda a: a["kind"] == k
+
+
+@pytest.mark.parametrize("key,adapter", params(FAMILY, CONTRACTS, EXEMPT, where=_kind("scorer")))
+def test_scorers_give_one_finite_nonnegative_score_per_example(key, adapter):
+    model = _model()
+    s = np.asarray(adapter["score"](model, X, Y))
+    assert s.shape == (N,), key
+    assert np.all(np.isfinite(s)) and np.all(s >= 0), key
+    np.testing.assert_array_equal(s, adapter["score"](model, X, Y))
+
+
+@pytest.mark.parametrize("key,adapter", params(FAMILY, CONTRACTS, EXEMPT, where=_kind("selector")))
+@pytest.mark.parametrize("size", [1, 7, 15])  # (data-pruning-scaling keeps at least one)
+def test_selectors_return_the_requested_size(key, adapter, size):
+    s = np.random.default_rng(1).uniform(size=N)
+    idx = np.asarray(adapter["select"](s, Y, size, 3))
+    assert idx.shape == (size,) and idx.dtype.kind == "i", key
+    assert np.all((idx >= 0) & (idx < N)) and np.all(np.diff(idx) >= 0), key
+    if not adapter["resamples"]:
+        assert len(set(idx.tolist())) == size, f"{key}: repeats without resampling"
+    np.testing.assert_array_equal(idx, adapter["select"](s, Y, size, 3))
+
+
+@pytest.mark.parametrize("key,adapter", params(FAMILY, CONTRACTS, EXEMPT, where=_kind("weights")))
+def test_weights_are_valid_and_uniform_is_erm(key, adapter):
+    w = np.asarray(adapter["weights"](X, Y, 0), dtype=float)
+    assert w.shape == (N,) and np.all(np.isfinite(w)) and np.all(w >= 0) and w.sum() > 0, key
+    if np.all(w == w[0]):
+        a, b = _model(), _model()
+        fit(
+            a,
+            F.cross_entropy,
+            (X, Y),
+            SGD(a.parameters(), lr=0.2),
+            3,
+            batch_size=6,
+            progress=False,
+            sample_weight=w,
+        )
+        fit(b, F.cross_entropy, (X, Y), SGD(b.parameters(), lr=0.2), 3, batch_size=6, progress=False)
+        for p, q in zip(a.parameters(), b.parameters()):
+            np.testing.assert_allclose(p.data, q.data, rtol=1e-12, atol=1e-14, err_msg=key)
