@@ -12,6 +12,8 @@ far it moves with width.
   width (−1 means lr* ∝ 1/width); `interval(width)` — the 95 % t interval of log₂ lr* over seeds;
   `transfer_regret(base, target)` — per seed, the loss at `target` width with the lr that was best at the
   `base` width, minus the best loss at `target` (what tuning on the small model costs the large one).
+* `plot_loss_vs_lr(ax, lrs, widths, curves)` and `plot_optimum_vs_width(ax, widths, names, log2_opt)` — the
+  two panels every transfer experiment shows: one loss-vs-lr curve per width, and where the optimum sits.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import numpy as np
 
 from ...experiments.stats import mean_interval
 
-__all__ = ["LRSweep", "lr_sweep", "refined_log2_argmin"]
+__all__ = ["LRSweep", "lr_sweep", "refined_log2_argmin", "plot_loss_vs_lr", "plot_optimum_vs_width"]
 
 
 def refined_log2_argmin(lrs, losses) -> float:
@@ -112,3 +114,25 @@ def lr_sweep(run: Callable, widths: Sequence[int], lrs: Sequence[float], seeds: 
         raise ValueError(f"lr_sweep: `lrs` must be positive and ascending, got {lrs}")
     losses = np.array([[[float(run(w, lr, s)) for s in seeds] for lr in lrs] for w in widths])
     return LRSweep(widths, lrs, seeds, losses)
+
+
+def plot_loss_vs_lr(ax, lrs, widths, curves, cmap) -> None:
+    """One validation-loss-vs-log₂-lr curve per width (`curves[i]` for `widths[i]`), coloured by width."""
+    for i, w in enumerate(widths):
+        ax.plot(
+            np.log2(lrs), curves[i], "o-", ms=3, color=cmap(i / max(len(widths) - 1, 1)), label=f"n={int(w)}"
+        )
+    ax.set_xlabel("log₂ base learning rate")
+
+
+def plot_optimum_vs_width(ax, widths, names, log2_opt) -> None:
+    """log₂ lr* against log₂ width for each arm (`log2_opt[a]`: seeds × widths), with 95 % intervals."""
+    for a, name in enumerate(names):
+        m = log2_opt[a].mean(axis=0)
+        n = log2_opt.shape[1]
+        half = 1.96 * log2_opt[a].std(axis=0, ddof=1) / np.sqrt(n) if n > 1 else 0 * m
+        ax.errorbar(np.log2(widths) + 0.05 * (a - 1), m, yerr=half, fmt="o-", capsize=3, label=name)
+    ax.set_xlabel("log₂ width")
+    ax.set_ylabel("log₂ optimal lr (95 % interval)")
+    ax.set_title("where the optimum sits", fontsize=9)
+    ax.legend(fontsize=7)

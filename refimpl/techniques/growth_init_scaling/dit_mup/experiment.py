@@ -41,7 +41,7 @@ from ....experiments import Claim, Method, Premise, compare, experiment, finish,
 from ....experiments.tasks import Task
 from ....nn import functional as F
 from ..coord_check import loglog_slope
-from ..lr_transfer import LRSweep, refined_log2_argmin
+from ..lr_transfer import LRSweep, plot_loss_vs_lr, plot_optimum_vs_width, refined_log2_argmin
 from ..parametrization import param_groups
 from . import PARTS, DiTMLPDenoiser, ddpm_schedule, noised, timestep_features
 
@@ -277,30 +277,13 @@ def plot(result) -> dict:
     cmap = plt.get_cmap("viridis")
     for ax, name in zip(axes[:2], names[:2]):
         a = names.index(name)
-        for i, w in enumerate(widths):
-            ax.plot(
-                np.log2(lrs),
-                val[a, :, i, :].mean(axis=0),
-                "o-",
-                ms=3,
-                color=cmap(i / max(len(widths) - 1, 1)),
-                label=f"n={int(w)}",
-            )
+        plot_loss_vs_lr(ax, lrs, widths, [val[a, :, i, :].mean(axis=0) for i in range(len(widths))], cmap)
         lo = float(np.min(val.mean(axis=1)))
         ax.set_ylim(lo - 0.002, lo + 0.03)
-        ax.set_xlabel("log₂ base learning rate")
         ax.set_title(f"{name}: validation denoising loss (seed mean)", fontsize=9)
     axes[0].set_ylabel("validation ε-MSE")
     axes[0].legend(fontsize=7)
-    ax = axes[2]
-    for a, name in enumerate(names):
-        m = opt[a].mean(axis=0)
-        half = 1.96 * opt[a].std(axis=0, ddof=1) / np.sqrt(opt.shape[1]) if opt.shape[1] > 1 else 0 * m
-        ax.errorbar(np.log2(widths) + 0.05 * (a - 1), m, yerr=half, fmt="o-", capsize=3, label=name)
-    ax.set_xlabel("log₂ width")
-    ax.set_ylabel("log₂ optimal lr (95 % interval)")
-    ax.set_title("where the optimum sits", fontsize=9)
-    ax.legend(fontsize=7)
+    plot_optimum_vs_width(axes[2], widths, names, opt)
     ax = axes[3]
     for a, name in enumerate(names):
         ax.plot(widths, upd[a].mean(axis=0), "o-", label=name)

@@ -27,7 +27,7 @@ import numpy as np
 from ....experiments import Claim, Method, Premise, compare, experiment, finish, tasks, train
 from ....nn import functional as F
 from ..coord_check import loglog_slope
-from ..lr_transfer import LRSweep, refined_log2_argmin
+from ..lr_transfer import LRSweep, plot_loss_vs_lr, plot_optimum_vs_width, refined_log2_argmin
 from ..parametrization import WidthMLP, param_groups
 from . import feature_change_exponent, relative_feature_change
 
@@ -229,25 +229,12 @@ def plot(result) -> dict:
     cmap = plt.get_cmap("viridis")
     for ax, name in zip(axes[:2], ("SP", "μP")):
         a = names.index(name)
-        for i, w in enumerate(widths):
-            curve = _nanmean(val[a, :, i, :])
-            ax.plot(
-                np.log2(lrs), curve, "o-", ms=3, color=cmap(i / max(len(widths) - 1, 1)), label=f"n={int(w)}"
-            )
+        plot_loss_vs_lr(ax, lrs, widths, [_nanmean(val[a, :, i, :]) for i in range(len(widths))], cmap)
         ax.set_ylim(0, 0.6)
-        ax.set_xlabel("log₂ base learning rate")
         ax.set_title(f"{name}: validation MSE (seed mean; gaps = diverged)", fontsize=9)
     axes[0].set_ylabel("validation MSE")
     axes[0].legend(fontsize=7)
-    ax = axes[2]
-    for a, name in enumerate(names):
-        m = opt[a].mean(axis=0)
-        half = 1.96 * opt[a].std(axis=0, ddof=1) / np.sqrt(opt.shape[1]) if opt.shape[1] > 1 else 0 * m
-        ax.errorbar(np.log2(widths) + 0.05 * (a - 1), m, yerr=half, fmt="o-", capsize=3, label=name)
-    ax.set_xlabel("log₂ width")
-    ax.set_ylabel("log₂ optimal lr (95 % interval)")
-    ax.set_title("where the optimum sits", fontsize=9)
-    ax.legend(fontsize=7)
+    plot_optimum_vs_width(axes[2], widths, names, opt)
     ax = axes[3]
     for a, name in enumerate(names):
         m = _nanmean(feat[a])
