@@ -63,3 +63,11 @@ def test_recorded_claims():
     assert diff("EL2N+offset keep 0.7", "full data").mean() > -0.01
     # plain keep-hardest keeps all the noise and loses to the offset window by several points
     assert diff("EL2N+offset keep 0.5", "EL2N keep 0.5").mean() > 0.05
+    # the ranking below the top window matters too: EL2N+offset beats dropping the top and keeping a random
+    # rest (the ablation), and that ablation keeps less noise than random pruning
+    d = diff("EL2N+offset keep 0.5", "EL2N drop top + random keep 0.5")
+    assert mean_interval(d).low > 0, d
+    ablation, random = (
+        np.mean(r.values(f"{a} keep 0.5", "noisy_kept")) for a in ("EL2N drop top + random", "random")
+    )
+    assert ablation < random

@@ -10,13 +10,17 @@ as the full-data run (20 epochs of the full split; the official scripts fix the 
 own learning rate chosen on the clean validation split.  Arms: full data · random subset (the
 ablation without the score) · EL2N keep-hardest (offset 0, official keep_max_scores) · EL2N and GraNd
 keep-hardest after skipping an offset of the top-ranked examples (official run_offset_subset.py), the
-offset (0, 5, 10 or 20 % of the pool) chosen on validation with the learning rate.
+offset (0, 5, 10 or 20 % of the pool) chosen on validation with the learning rate · at keep 50 % only,
+"drop top + random": skip the same kind of EL2N offset window, then keep a random subset of the rest (the
+ablation that removes what the top of the ranking flags but does not use the ranking below it).
 Premise.  The scores see the planted structure: more than half of the top-10 % EL2N examples are the
 mislabelled ones (chance: 10 %).
 Claims (margins fixed before the first full run).  (1) At moderate pruning (keep 50 %) keeping the hard
 examples by EL2N beats random pruning.  (2) So does GraNd.  (3) At keep 70 %, EL2N pruning costs less
 than one point against the full data.  (4) Under label noise, skipping the top of the ranking matters:
-EL2N with the offset beats plain keep-hardest at keep 50 %.
+EL2N with the offset beats plain keep-hardest at keep 50 %.  (5) Added after the first recording, to
+separate the ranking from the removal of the flipped labels (margin 0, fixed before its first run): EL2N with
+the offset beats dropping the top of the EL2N ranking and keeping a random rest, at keep 50 %.
 """
 
 from __future__ import annotations
@@ -91,10 +95,20 @@ def _fit_subset(seed, lr, keep, fraction):
     return {**split_metrics(model, pool), "noisy_kept": float(noisy[keep].mean()) if len(keep) else 0.0}
 
 
-def _arm(name, fraction, score, quick, offsets):
+def _drop_top_then_random(scores, fraction, offset, seed) -> np.ndarray:
+    """Skip the keep_count(n, offset) highest scores, then a random keep_count(n, fraction) of the rest."""
+    n = len(scores)
+    rest = np.sort(np.argsort(-np.asarray(scores), kind="stable")[keep_count(n, offset) :])
+    return np.sort(rest[random_subset(len(rest), keep_count(n, fraction), 7919 + seed)])
+
+
+def _arm(name, fraction, score, quick, offsets, drop_top_random=False):
     def run(seed, lr, offset=0.0):
         n = len(_pool().y_train)
-        if score is None:
+        if drop_top_random:
+            sc = _scores(seed, QUICK_SCORE_INITS if quick else SCORE_INITS)
+            out = _fit_subset(seed, lr, _drop_top_then_random(sc["el2n"], fraction, offset, seed), fraction)
+        elif score is None:
             keep = np.arange(n) if fraction == 1.0 else random_subset(n, keep_count(n, fraction), 7919 + seed)
             out = _fit_subset(seed, lr, keep, fraction)
         else:
@@ -126,11 +140,15 @@ KINDS = {  # kind → (score or None, offset tuned)
 }
 
 
+DROP_TOP_RANDOM = "EL2N drop top + random"
+
+
 @experiment(SLUG, seeds=tuple(range(8)), quick_seeds=(0, 1))
 def run(quick, seeds, progress):
     methods = [_arm("full data", 1.0, None, quick, False)]
     for f in FRACTIONS:
         methods += [_arm(arm_name(k, f), f, s, quick, o) for k, (s, o) in KINDS.items()]
+    methods.append(_arm(arm_name(DROP_TOP_RANDOM, 0.5), 0.5, "el2n", quick, True, drop_top_random=True))
     comparison = compare(methods, seeds, select="val_accuracy", quick=quick, progress=progress)
     premise = Premise(
         "EL2N ranks the mislabelled examples highest: more than half of its top-10 % are noisy (chance 10 %)",
@@ -163,6 +181,13 @@ def run(quick, seeds, progress):
             metric="test_accuracy",
             method=arm_name("EL2N+offset", 0.5),
             baseline=arm_name("EL2N", 0.5),
+        ),
+        Claim(
+            "Beyond dropping the top: EL2N with the offset beats skipping the same kind of top window and "
+            "keeping a random rest (keep 50 %)",
+            metric="test_accuracy",
+            method=arm_name("EL2N+offset", 0.5),
+            baseline=arm_name(DROP_TOP_RANDOM, 0.5),
         ),
     ]
     curves = {
