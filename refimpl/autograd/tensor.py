@@ -464,6 +464,7 @@ def _run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool) -> None:
         return
     grads = {root: grad}  # interior tensor -> gradient received so far
     pop, get = grads.pop, grads.get
+    freed, unbroadcast, ndarray = _FREED, _unbroadcast, np.ndarray
     for node in reversed(_interior_nodes(root)):
         g = pop(node, None)
         if g is None:
@@ -475,15 +476,19 @@ def _run_backward(root: Tensor, grad: np.ndarray, retain_graph: bool) -> None:
         for p, pg in zip(ctx.parents, in_grads):
             if pg is None or p is None or not p.requires_grad:
                 continue
-            if pg.shape != p.data.shape:
-                pg = _unbroadcast(pg, p.data.shape)
+            pdata = p.data
+            if pg.shape != pdata.shape:
+                pg = unbroadcast(pg, pdata.shape)
             if p._ctx is not None:  # interior: sum what arrives, hand it on when its turn comes
                 prev = get(p)
                 grads[p] = pg if prev is None else prev + pg
+            elif p.grad is not None and type(pg) is ndarray and pg.dtype == pdata.dtype:
+                total = p.grad + pg  # a leaf reached again (the common case of _accumulate, inline)
+                p.grad = total if type(total) is ndarray else np.asarray(total)
             else:
                 _accumulate(p, pg, given)
         if not retain_graph:
-            node._ctx = _FREED
+            node._ctx = freed
 
 
 def _accumulate(leaf: Tensor, g: np.ndarray, given: set) -> None:
