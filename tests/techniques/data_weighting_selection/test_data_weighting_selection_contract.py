@@ -22,6 +22,7 @@ from refimpl.nn import functional as F
 from refimpl.optim import SGD
 from refimpl.techniques.data_weighting_selection import data_pruning_scaling as DPS
 from refimpl.techniques.data_weighting_selection import el2n_grand as EG
+from refimpl.techniques.data_weighting_selection import loss_based_reweighting as LBR
 from refimpl.techniques.data_weighting_selection import selection as sel
 from refimpl.train import fit
 
@@ -45,6 +46,7 @@ CONTRACTS = {
         "select": lambda s, y, size, seed: DPS.random_indices(len(s), size / len(s), rng=seed),
         "resamples": False,
     },
+    "loss-based-reweighting:linupper-weights": {"kind": "scorer", "score": LBR.example_weights},
     "baseline:random": {
         "kind": "selector",
         "select": lambda s, y, size, seed: sel.random_subset(len(s), size, seed),
