@@ -23,6 +23,7 @@ from refimpl.optim import SGD
 from refimpl.techniques.data_weighting_selection import data_pruning_scaling as DPS
 from refimpl.techniques.data_weighting_selection import el2n_grand as EG
 from refimpl.techniques.data_weighting_selection import loss_based_reweighting as LBR
+from refimpl.techniques.data_weighting_selection import nlu_data_diets as ND
 from refimpl.techniques.data_weighting_selection import selection as sel
 from refimpl.train import fit
 
@@ -47,6 +48,12 @@ CONTRACTS = {
         "resamples": False,
     },
     "loss-based-reweighting:linupper-weights": {"kind": "scorer", "score": LBR.example_weights},
+    "nlu-data-diets:el2n": {"kind": "scorer", "score": ND.el2n_scores},
+    "nlu-data-diets:keep-top": {
+        "kind": "selector",
+        "select": lambda s, y, size, seed: ND.keep_top(s, size / len(s)),
+        "resamples": False,
+    },
     "baseline:random": {
         "kind": "selector",
         "select": lambda s, y, size, seed: sel.random_subset(len(s), size, seed),
