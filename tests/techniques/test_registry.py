@@ -135,6 +135,10 @@ def test_notebook_header_is_the_paper_card(slug):
     nb = json.loads((ROOT / t.notebook).read_text(encoding="utf-8"))
     first = "".join(nb["cells"][0]["source"])
     assert first == catalog.card_markdown(t), f"{t.notebook}: run `python tools/sync_cards.py`"
+    # one card, and no stub left from a template (a second title cell, a placeholder)
+    later = ["".join(c["source"]) for c in nb["cells"][1:] if c["cell_type"] == "markdown"]
+    stubs = [s[:40] for s in later if s.lstrip().startswith("# ") or "placeholder" in s.lower()]
+    assert not stubs, f"{t.notebook}: a second title or placeholder cell after the card: {stubs}"
 
 
 @pytest.mark.parametrize("slug", SLUGS)
