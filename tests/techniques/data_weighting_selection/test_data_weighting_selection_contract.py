@@ -21,7 +21,9 @@ from refimpl import nn
 from refimpl.nn import functional as F
 from refimpl.optim import SGD
 from refimpl.techniques.data_weighting_selection import data_pruning_scaling as DPS
+from refimpl.techniques.data_weighting_selection import dsir as DSIR
 from refimpl.techniques.data_weighting_selection import el2n_grand as EG
+from refimpl.techniques.data_weighting_selection import ipm_covariate_balancing as IPM
 from refimpl.techniques.data_weighting_selection import loss_based_reweighting as LBR
 from refimpl.techniques.data_weighting_selection import nlu_data_diets as ND
 from refimpl.techniques.data_weighting_selection import selection as sel
@@ -53,6 +55,15 @@ CONTRACTS = {
         "kind": "selector",
         "select": lambda s, y, size, seed: ND.keep_top(s, size / len(s)),
         "resamples": False,
+    },
+    "dsir:gumbel-top-k": {  # scores taken as importance weights: log w → Gumbel-top-k
+        "kind": "selector",
+        "select": lambda s, y, size, seed: DSIR.gumbel_top_k(np.log(np.maximum(s, 1e-300)), size, seed=seed),
+        "resamples": False,
+    },
+    "ipm-covariate-balancing:weights": {  # class 0 taken as the treated group
+        "kind": "weights",
+        "weights": lambda x, y, seed: IPM.sample_weights(x, y == 0),
     },
     "baseline:random": {
         "kind": "selector",
