@@ -20,6 +20,7 @@ from contracts import params
 from refimpl import nn
 from refimpl.nn import functional as F
 from refimpl.optim import SGD
+from refimpl.techniques.data_weighting_selection import concept_complexity_data_pruning as CCP
 from refimpl.techniques.data_weighting_selection import data_pruning_scaling as DPS
 from refimpl.techniques.data_weighting_selection import dsir as DSIR
 from refimpl.techniques.data_weighting_selection import el2n_grand as EG
@@ -64,6 +65,20 @@ CONTRACTS = {
     "ipm-covariate-balancing:weights": {  # class 0 taken as the treated group
         "kind": "weights",
         "weights": lambda x, y, seed: IPM.sample_weights(x, y == 0),
+    },
+    "concept-complexity-data-pruning:dbp": {  # scores taken as 2-d embeddings (s, 1)
+        "kind": "selector",
+        "select": lambda s, y, size, seed: CCP.dbp_select(
+            np.c_[s, np.ones(len(s))], size, k=min(4, len(s)), seed=seed, num_neighbors=1, minimum=0
+        )[0],
+        "resamples": False,
+    },
+    "concept-complexity-data-pruning:ssp": {
+        "kind": "selector",
+        "select": lambda s, y, size, seed: CCP.ssp_select(
+            np.c_[s, np.ones(len(s))], size, k=min(4, len(s)), seed=seed
+        ),
+        "resamples": False,
     },
     "baseline:random": {
         "kind": "selector",
