@@ -12,6 +12,7 @@ from refimpl.optim import SGD
 from refimpl.techniques.data_weighting_selection import pools, selection
 from refimpl.techniques.data_weighting_selection import scores as S
 from refimpl.techniques.data_weighting_selection.plots import curve_points, learning_curve
+from refimpl.techniques.data_weighting_selection.text_pools import DOMAINS, text_pool
 from refimpl.train import fit, predict
 
 
@@ -234,3 +235,15 @@ def test_curve_points_by_hand():
     assert fig.axes[0].get_xlabel().startswith("fraction")
     with pytest.raises(ValueError, match="points"):
         learning_curve([0.3], {"a": [[0.5, 0.6], [0.6, 0.7]]})
+
+
+# --- text pools ------------------------------------------------------------------------------------------
+def test_text_pool_domains_and_disjoint_target():
+    pool = text_pool(per_domain=20, target_docs=5, eval_blocks=3)
+    assert len(pool.docs) == 20 * len(DOMAINS) and np.bincount(pool.domain).tolist() == [20] * 4
+    prose, shuffled = pool.docs[:20], pool.docs[20:40]
+    assert not set(pool.target) & set(prose)
+    # shuffled prose keeps its words: the unigram counts of a shuffled doc are those of some prose block
+    assert all(len(d.split()) == 30 for d in shuffled)
+    with pytest.raises(ValueError, match="per_domain"):
+        text_pool(per_domain=0)

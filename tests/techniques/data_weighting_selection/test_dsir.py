@@ -11,7 +11,7 @@ from refimpl.experiments import freshness, recorded
 from refimpl.experiments.stats import mean_interval
 from refimpl.techniques.data_weighting_selection import dsir as D
 from refimpl.techniques.data_weighting_selection.dsir.cases import reference_cases
-from refimpl.techniques.data_weighting_selection.dsir.text_pools import DOMAINS, text_pool
+from refimpl.techniques.data_weighting_selection.text_pools import text_pool
 
 SLUG = "dsir"
 
@@ -72,17 +72,6 @@ def test_kl_reduction_is_zero_for_the_raw_pool_and_full_for_the_target():
 def test_bad_input_names_the_argument(call, arg):
     with pytest.raises(ValueError, match=arg):
         call()
-
-
-def test_text_pool_domains_and_disjoint_target():
-    pool = text_pool(per_domain=20, target_docs=5, eval_blocks=3)
-    assert len(pool.docs) == 20 * len(DOMAINS) and np.bincount(pool.domain).tolist() == [20] * 4
-    prose, shuffled = pool.docs[:20], pool.docs[20:40]
-    assert not set(pool.target) & set(prose)
-    # shuffled prose keeps its words: the unigram counts of a shuffled doc are those of some prose block
-    assert all(len(d.split()) == 30 for d in shuffled)
-    with pytest.raises(ValueError, match="per_domain"):
-        text_pool(per_domain=0)
 
 
 def test_dsir_prefers_the_target_domain_on_the_pool():

@@ -46,8 +46,8 @@ What is implemented, and deviations
   the same hashed feature space) is reconstructed from the abstract's description.  Equation numbers of
   the paper are therefore not cited; the code lines are.
 
-The experiment (`experiment.py`), the multi-domain text pool (`text_pools.py`) and the reference cases
-(`cases.py`) sit beside this file.
+The experiment (`experiment.py`) and the reference cases (`cases.py`) sit beside this file; the
+multi-domain text pool is the family's `text_pools.py`.
 
 Notebook: notebooks/data-weighting-selection/dsir.ipynb
 """

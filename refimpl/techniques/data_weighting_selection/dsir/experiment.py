@@ -2,7 +2,7 @@
 DSIR, and train a tiny character language model on the selection; judge by the target domain's held-out
 perplexity and by the paper's KL reduction.
 
-Setup.  The raw pool (`text_pools.text_pool`): 600 documents of 30 words, 150 each of Shakespeare prose
+Setup.  The raw pool (the family's `text_pools.text_pool`): 600 documents of 30 words, 150 each of Shakespeare prose
 (the target domain), the same kind of prose with its word order shuffled, generated code-like lines and
 generated number tables.  The target sample: 150 further prose documents.  Each arm keeps k = 150
 documents (25 %); a character model (the 6 previous characters → embedding 16 → 128 tanh → next
@@ -31,8 +31,8 @@ import numpy as np
 
 from ....experiments import Claim, Method, Premise, compare, experiment, finish, train
 from ....experiments.tasks import Task
+from ..text_pools import DOMAINS, text_pool
 from . import featurize, fit_bag_of_ngrams, gumbel_top_k, kl_reduction, log_importance_weights, tokenize
-from .text_pools import DOMAINS, text_pool
 
 SLUG = "dsir"
 PER_DOMAIN, TARGET_DOCS, K = 150, 150, 150

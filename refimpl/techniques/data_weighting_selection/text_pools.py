@@ -1,5 +1,5 @@
-"""A multi-domain raw text pool and a small target sample, built from the bundled Shakespeare (nothing
-downloads).  Used by the DSIR experiment; kept in this package because no other technique uses it yet.
+"""The family's multi-domain text pool: a raw pool of short documents from several domains and a small
+target sample, built from the bundled Shakespeare (nothing downloads); first used by `dsir`.
 
 The bundled text is whitespace-normalised (words joined by single spaces) and cut into blocks of
 `doc_words` words; a seeded permutation assigns the blocks to roles, so every role samples all three
@@ -69,7 +69,7 @@ def text_pool(
     per_domain: int = 150, target_docs: int = 40, doc_words: int = 30, eval_blocks: int = 60, seed: int = 0
 ) -> TextPool:
     """The pool described in the module docstring (deterministic for the arguments)."""
-    from ....data import load_text
+    from ...data import load_text
 
     for name, v in (
         ("per_domain", per_domain),
