@@ -27,10 +27,18 @@ from refimpl.techniques.data_weighting_selection import el2n_grand as EG
 from refimpl.techniques.data_weighting_selection import ipm_covariate_balancing as IPM
 from refimpl.techniques.data_weighting_selection import loss_based_reweighting as LBR
 from refimpl.techniques.data_weighting_selection import nlu_data_diets as ND
+from refimpl.techniques.data_weighting_selection import pretrain_then_mix as PTM
 from refimpl.techniques.data_weighting_selection import selection as sel
 from refimpl.train import fit
 
 FAMILY = "data-weighting-selection"
+
+
+def _temperature_weights(x, y, seed, T=5.0):
+    """pretrain-then-mix's sampler as loss weights: each class a task, p ∝ n^(1/T) (T = 1: uniform)."""
+    _, inv, cnt = np.unique(np.asarray(y).ravel(), return_inverse=True, return_counts=True)
+    return (PTM.temperature_proportions(cnt, T) / cnt)[inv] * len(inv)
+
 
 CONTRACTS = {
     "el2n-grand:el2n": {"kind": "scorer", "score": EG.el2n_scores},
@@ -79,6 +87,11 @@ CONTRACTS = {
             np.c_[s, np.ones(len(s))], size, k=min(4, len(s)), seed=seed
         ),
         "resamples": False,
+    },
+    "pretrain-then-mix:temperature-weights": {"kind": "weights", "weights": _temperature_weights},
+    "pretrain-then-mix:uniform-at-t1": {
+        "kind": "weights",
+        "weights": lambda x, y, seed: _temperature_weights(x, y, seed, T=1.0),
     },
     "baseline:random": {
         "kind": "selector",
