@@ -22,6 +22,7 @@ from refimpl.nn import functional as F
 from refimpl.optim import SGD
 from refimpl.techniques.data_weighting_selection import concept_complexity_data_pruning as CCP
 from refimpl.techniques.data_weighting_selection import data_pruning_scaling as DPS
+from refimpl.techniques.data_weighting_selection import dpp_weighted_least_squares as DPP
 from refimpl.techniques.data_weighting_selection import dsir as DSIR
 from refimpl.techniques.data_weighting_selection import el2n_grand as EG
 from refimpl.techniques.data_weighting_selection import ipm_covariate_balancing as IPM
@@ -32,6 +33,17 @@ from refimpl.techniques.data_weighting_selection import selection as sel
 from refimpl.train import fit
 
 FAMILY = "data-weighting-selection"
+
+
+def _dpp_select(s, y, size, seed):
+    """dpp-weighted-least-squares' discrete projection DPP of rank `size` over the pool, the scores taken as
+    1-d inputs rescaled to [−1, 1] (Legendre features, orthonormalised by QR)."""
+    s = np.asarray(s, dtype=np.float64)
+    x = 2 * (s - s.min()) / max(np.ptp(s), 1e-12) - 1
+    q = np.linalg.qr(DPP.features(x, size))[0]
+    return np.sort(
+        np.asarray(DPP.sample_projection_dpp_discrete(q, np.random.default_rng(seed)), dtype=np.int64)
+    )
 
 
 def _temperature_weights(x, y, seed, T=5.0):
@@ -92,6 +104,11 @@ CONTRACTS = {
     "pretrain-then-mix:uniform-at-t1": {
         "kind": "weights",
         "weights": lambda x, y, seed: _temperature_weights(x, y, seed, T=1.0),
+    },
+    "dpp-weighted-least-squares:projection-dpp": {
+        "kind": "selector",
+        "select": _dpp_select,
+        "resamples": False,
     },
     "baseline:random": {
         "kind": "selector",
