@@ -20,6 +20,7 @@ from contracts import params
 from refimpl import nn
 from refimpl.nn import functional as F
 from refimpl.optim import SGD
+from refimpl.techniques.data_weighting_selection import active_mtrl_lasso as AM
 from refimpl.techniques.data_weighting_selection import concept_complexity_data_pruning as CCP
 from refimpl.techniques.data_weighting_selection import data_pruning_scaling as DPS
 from refimpl.techniques.data_weighting_selection import dpp_weighted_least_squares as DPP
@@ -108,6 +109,11 @@ CONTRACTS = {
     "dpp-weighted-least-squares:projection-dpp": {
         "kind": "selector",
         "select": _dpp_select,
+        "resamples": False,
+    },
+    "active-mtrl-lasso:l1-allocation": {  # each class a task, |mean score| its relevance
+        "kind": "selector",
+        "select": lambda s, y, size, seed: AM.select_by_relevance(s, y, size, seed),
         "resamples": False,
     },
     "baseline:random": {
