@@ -27,6 +27,7 @@ from refimpl.techniques.data_weighting_selection import dpp_weighted_least_squar
 from refimpl.techniques.data_weighting_selection import dsir as DSIR
 from refimpl.techniques.data_weighting_selection import el2n_grand as EG
 from refimpl.techniques.data_weighting_selection import ipm_covariate_balancing as IPM
+from refimpl.techniques.data_weighting_selection import kmeans_diversity_selection as KD
 from refimpl.techniques.data_weighting_selection import loss_based_reweighting as LBR
 from refimpl.techniques.data_weighting_selection import nlu_data_diets as ND
 from refimpl.techniques.data_weighting_selection import pretrain_then_mix as PTM
@@ -114,6 +115,13 @@ CONTRACTS = {
     "active-mtrl-lasso:l1-allocation": {  # each class a task, |mean score| its relevance
         "kind": "selector",
         "select": lambda s, y, size, seed: AM.select_by_relevance(s, y, size, seed),
+        "resamples": False,
+    },
+    "kmeans-diversity-selection:proportional": {  # k-means of the scores as 1-d embeddings, then quotas
+        "kind": "selector",
+        "select": lambda s, y, size, seed: KD.static_select(
+            KD.kmeans(np.asarray(s)[:, None], min(4, len(s)), seed)[0], size, seed
+        ),
         "resamples": False,
     },
     "baseline:random": {
