@@ -130,6 +130,8 @@ def _cmd_show(args) -> int:
     )
     for line in [] if r is None else r.verdict_lines():
         print(fill(line))
+    for line in [] if r is None else r.grid_edges():
+        print(fill(f"Grid edge: {line}"))
     return 0
 
 
@@ -171,7 +173,7 @@ def _run_package(t, args, out_dir) -> int:
 
 
 def _cmd_record(args) -> int:
-    from .experiments import freshness, record
+    from .experiments import freshness, record, recorded
 
     table = catalog.entries()
     if args.all or args.family:
@@ -191,6 +193,8 @@ def _cmd_record(args) -> int:
         start = time.perf_counter()
         path = record(slug, progress=not args.no_progress)
         print(f"{slug}: recorded in {time.perf_counter() - start:.0f} s -> {path}")
+        for line in recorded(slug).grid_edges():
+            print(f"  warning: grid edge — {line}; widen the grid and record again")
     return 0
 
 

@@ -387,3 +387,13 @@ def test_a_case_value_without_a_plain_json_form_is_an_error():
     bad = ReferenceCase("c", {"x": np.ones(2), "f": object()}, {"y": np.ones(2)}, None)
     with pytest.raises(TypeError, match="s/c/inputs/f"):
         case_arrays("s", [bad])
+
+
+def test_show_names_a_selection_at_a_grid_edge(capsys):
+    from refimpl.experiments import recorded
+
+    slug = "ipm-covariate-balancing"  # linear balancing chose λ = 10, the top of its grid (documented)
+    edges = recorded(slug).grid_edges()
+    assert any(line.startswith("linear balancing: lam = 10 is the highest") for line in edges)
+    assert cli.main(["show", slug]) == 0
+    assert "Grid edge: linear balancing: lam = 10" in capsys.readouterr().out

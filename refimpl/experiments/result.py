@@ -68,6 +68,23 @@ class Result:
                 return c
         raise KeyError(f"{self.slug}: no claim starting with {statement_start!r}")
 
+    def grid_edges(self) -> list[str]:
+        """One line per selected hyperparameter that sits at the lowest or highest of ≥ 3 numeric values
+        tried for it (from `selection`): its optimum may lie outside the grid, so the grid should be
+        widened before the verdict is trusted.  Empty when every choice is inside its grid."""
+        out = []
+        for method, chosen in self.selected.items():
+            rows = [r for r in self.selection if r["method"] == method]
+            for name, value in chosen.items():
+                tried = {r[name] for r in rows if name in r}
+                if len(tried) < 3 or not all(isinstance(v, (int, float)) for v in tried | {value}):
+                    continue
+                lo, hi = min(tried), max(tried)
+                if value in (lo, hi):
+                    side = "lowest" if value == lo else "highest"
+                    out.append(f"{method}: {name} = {value:g} is the {side} of the {len(tried)} values tried")
+        return out
+
     @property
     def methods(self) -> list[str]:
         return list(dict.fromkeys(r["method"] for r in self.table))

@@ -257,3 +257,19 @@ def test_experiments_run_with_one_blas_thread_whoever_calls_them(monkeypatch):
         after = blas_threads()
         assert {lib: after[lib] for lib in before} == before  # the caller's setting is given back
     assert seen == [{1}]
+
+
+def test_grid_edges_flag_a_choice_at_either_end_of_three_or_more_values():
+    from types import SimpleNamespace
+
+    from refimpl.experiments.result import Result
+
+    rows = [{"method": "a", "lr": lr, "wd": wd, "score": 0.0} for lr in (1e-3, 3e-3, 1e-2) for wd in (0, 1)]
+    rows += [{"method": "b", "lr": lr, "score": 0.0} for lr in (1e-3, 3e-3, 1e-2)]
+    r = SimpleNamespace(
+        selected={"a": {"lr": 1e-2, "wd": 1}, "b": {"lr": 3e-3}, "c": {"kind": "x"}}, selection=rows
+    )
+    # a's lr is the highest of three; its wd has only two values (no verdict); b is inside; c has no grid
+    assert Result.grid_edges(r) == ["a: lr = 0.01 is the highest of the 3 values tried"]
+    r.selected["b"] = {"lr": 1e-3}
+    assert Result.grid_edges(r)[1] == "b: lr = 0.001 is the lowest of the 3 values tried"
