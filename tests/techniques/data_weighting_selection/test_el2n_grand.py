@@ -63,10 +63,12 @@ def test_recorded_claims():
     assert diff("EL2N+offset keep 0.7", "full data").mean() > -0.01
     # plain keep-hardest keeps all the noise and loses to the offset window by several points
     assert diff("EL2N+offset keep 0.5", "EL2N keep 0.5").mean() > 0.05
-    # the ranking below the top window matters too: EL2N+offset beats dropping the top and keeping a random
-    # rest (the ablation), and that ablation keeps less noise than random pruning
+    # the ablation (drop the top window, random rest) keeps less noise than random pruning and comes close
+    # to EL2N+offset: after the grids were widened the gap is inside ±2 points with 0 in its interval
+    # (before: +0.77 points, interval above 0) — the ranking below the top window is not shown to matter
     d = diff("EL2N+offset keep 0.5", "EL2N drop top + random keep 0.5")
-    assert mean_interval(d).low > 0, d
+    iv = mean_interval(d)
+    assert iv.low < 0 < iv.high and abs(d.mean()) < 0.02, d
     ablation, random = (
         np.mean(r.values(f"{a} keep 0.5", "noisy_kept")) for a in ("EL2N drop top + random", "random")
     )

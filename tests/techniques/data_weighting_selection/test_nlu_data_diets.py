@@ -1,6 +1,6 @@
 """NLU on Data Diets (Attendu & Corbeil 2023; arXiv 2306.03208): hand cases, the round structure and the
 subsets of `dynamic_diet` against a hand trace, errors, the quick run's code path, and the recorded
-full result (which contradicts the paper's claims on this toy: the measured contradiction is asserted)."""
+full result (no claim of the paper holds on this toy: asserted)."""
 
 import numpy as np
 import pytest
@@ -97,7 +97,7 @@ def test_quick_run(quick_result):
     assert np.all(np.asarray(r.values("static EL2N keep 0.5", "turnover")) == 0)
 
 
-def test_recorded_result_contradicts_the_paper_on_this_toy():
+def test_recorded_result_no_claim_holds():
     assert freshness(SLUG) == "fresh"
     r = recorded(SLUG)
 
@@ -108,13 +108,16 @@ def test_recorded_result_contradicts_the_paper_on_this_toy():
     assert np.mean(r.values("dynamic EL2N keep 0.5", "easy_fraction")) > 0.5
     # the subsets do move between rescorings (so the static ablation differs from the method)
     assert np.mean(r.values("dynamic EL2N keep 0.5", "turnover")) > 0.05
-    # measured contradiction 1: keeping 50 % by dynamic EL2N loses more than half a point to the full
-    # data — the paired 95 % interval lies wholly below −0.5 point
-    assert mean_interval(diff("dynamic EL2N keep 0.5", "full data")).high < -0.005
-    # measured contradiction 2: at the same cost in examples the full data (fewer epochs) is better
-    assert mean_interval(diff("dynamic EL2N keep 0.5", "full data, cost of keep 0.5")).high < 0
+    # no claim holds: keeping 50 % by dynamic EL2N loses about a point to the full data on average (before
+    # the grids were widened the whole interval was below −0.5 point; now it reaches past 0), and at the
+    # same cost in examples the full data is not beaten (the interval's low end is below 0)
+    d = diff("dynamic EL2N keep 0.5", "full data")
+    assert d.mean() < -0.005 and mean_interval(d).low < -0.01
+    assert mean_interval(diff("dynamic EL2N keep 0.5", "full data, cost of keep 0.5")).low < 0
     # no measurable gain from rescoring at keep 0.5: dynamic − static within ±1 point on average
     assert abs(diff("dynamic EL2N keep 0.5", "static EL2N keep 0.5").mean()) < 0.01
+    verdicts = [c["verdict"] for c in r.claims]
+    assert "holds" not in verdicts, verdicts
     # and the dynamic run pays for its rescoring: 3 more scorings of N forwards at ⅓ = 0.1 of a full run
     extra = np.mean(r.values("dynamic EL2N keep 0.5", "cost")) - np.mean(
         r.values("static EL2N keep 0.5", "cost")

@@ -26,6 +26,10 @@ half a point of the full data (10 epochs).  (2) Dynamic EL2N keep 0.2 is within 
 Dynamic EL2N beats static EL2N at keep 0.5 and 0.2.  (5) Dynamic EL2N beats dynamic random at keep 0.2.
 (6, 7) Dynamic EL2N beats the full data trained for the same cost in examples, at keep 0.5 and 0.2 (the
 time–accuracy trade-off).
+Grids widened in session 6, after the harness's grid-edge check (`Result.grid_edges`) flagged choices at
+an edge of lr {1e-3, 3e-3, 1e-2}: now lr up to 1e-1 (a first widening to 3e-2 still left
+choices at 3e-2).  Claims and margins unchanged; the verdicts before the widening are in
+the commit message.
 """
 
 from __future__ import annotations
@@ -54,7 +58,7 @@ SIZES = [64, 128, 10]
 DUP_FRACTION, DUP_COPIES, DUP_SEED = 0.5, 2, 0
 EPOCHS, PRUNE_EPOCH, FREQUENCY, BATCH = 10, 2, 2, 32
 FRACTIONS = (0.5, 0.2)
-LRS = [1e-3, 3e-3, 1e-2]
+LRS = [1e-3, 3e-3, 1e-2, 3e-2, 1e-1]
 FORWARD_COST = 1 / 3  # a scoring forward pass against a training example (forward + backward ≈ 3 forwards)
 EASY = 0.1  # EL2N below this counts as an example already learned
 
