@@ -1,13 +1,14 @@
 """Time one training step (forward, backward, SGD update): refimpl vs hand-written NumPy vs PyTorch.
 
     python benchmarks/bench_step.py [--quick] [--rounds R] [--threads N] [--clock wall|cpu]
-                                    [--cases tiny,large,cnn] [--no-torch] [--no-profile]
+                                    [--cases tiny,large,cnn,grid] [--no-torch] [--no-profile]
 
 Cases (float32, cross-entropy loss, plain SGD lr=0.01):
   tiny   MLP 64-128-128-10, ReLU, batch 64
   large  MLP 784-1024-1024-10, ReLU, batch 256
   cnn    conv 1→8 3×3 pad 1, ReLU, max-pool 2, conv 8→16 3×3 pad 1, ReLU, max-pool 2, linear 784→10;
          1×28×28 inputs, batch 64
+  grid   MLP w-w-w-10 at w = 32, 128 and batch 1, 64 (cases mlp32b1 … mlp128b64; any mlp<w>b<batch> works)
 
 refimpl uses refimpl.nn (Linear, Conv2d, ReLU, MaxPool2d, Flatten, Sequential) and refimpl.optim.SGD;
 "numpy" is the same step written by hand with NumPy (the floor an autograd on NumPy can approach);
@@ -27,6 +28,7 @@ import cProfile
 import io
 import os
 import pstats
+import re
 import statistics
 import subprocess
 import sys
@@ -65,6 +67,11 @@ TARGETS = {  # (case, ratio column): bound
     ("tiny", "compiled/numpy"): 1.0,
     ("tiny", "compiled/jax"): 1.5,
 }
+# the issue's grid: MLP w-w-w-10 at widths 32 and 128, batch 1 and 64 ("mlp{w}b{batch}" cases)
+GRID = ("mlp32b1", "mlp32b64", "mlp128b1", "mlp128b64")
+for _case in GRID:
+    TARGETS[(_case, "refimpl/numpy")] = 1.1
+    TARGETS[(_case, "compiled/numpy")] = 1.0
 IMPORT_TARGET = 0.3
 CLOCK = time.perf_counter  # --clock cpu switches to time.process_time
 
@@ -259,13 +266,26 @@ def numpy_cnn_step(weights, x, y):
 # =================================================================================================
 # one step of each implementation, as a closure
 # =================================================================================================
+def mlp_shape(case):
+    """(layer sizes, batch) of an MLP case: tiny, large, or mlp{w}b{batch} (w-w-w-10)."""
+    if case == "tiny":
+        return (64, 128, 128, 10), 64
+    if case == "large":
+        return (784, 1024, 1024, 10), 256
+    m = re.fullmatch(r"mlp(\d+)b(\d+)", case)
+    if m is None:
+        sys.exit(f"unknown case {case!r}: tiny, large, cnn, grid or mlp<width>b<batch>")
+    w = int(m[1])
+    return (w, w, w, 10), int(m[2])
+
+
 def make_steps(case, use_torch, seed=0):
     rng = np.random.default_rng(seed)
     if case == "cnn":
         model = refimpl_cnn(seed)
         x = rng.standard_normal((64, 1, 28, 28)).astype(DT)
     else:
-        sizes, batch = ((64, 128, 128, 10), 64) if case == "tiny" else ((784, 1024, 1024, 10), 256)
+        sizes, batch = mlp_shape(case)
         model = refimpl_mlp(sizes, seed)
         x = rng.standard_normal((batch, sizes[0])).astype(DT)
     y = rng.integers(0, 10, x.shape[0])
@@ -461,7 +481,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="few rounds, short profile (a smoke run)")
     ap.add_argument("--rounds", type=int, default=None, help="timing rounds per case (default 15, quick 5)")
-    ap.add_argument("--cases", default="tiny,large,cnn")
+    ap.add_argument("--cases", default="tiny,large,cnn", help="comma-separated; 'grid' = " + ",".join(GRID))
     ap.add_argument("--no-torch", action="store_true")
     ap.add_argument("--no-profile", action="store_true")
     ap.add_argument(
@@ -516,14 +536,15 @@ def main(argv=None):
     )
 
     header = (
-        f"{'case':<6} {'refimpl ms':>10} {'numpy ms':>9} {'torch ms':>9} {'ref/numpy':>10} {'ref/torch':>10}"
+        f"{'case':<9} {'refimpl ms':>10} {'numpy ms':>9} {'torch ms':>9} {'ref/numpy':>10} {'ref/torch':>10}"
         f" {'(min-based)':>16}  targets (on the medians)"
     )
     compiled_rows = []
     print(header)
     print("-" * len(header))
     results = {}
-    for case in args.cases.split(","):
+    cases = [c for name in args.cases.split(",") for c in (GRID if name == "grid" else (name,))]
+    for case in cases:
         check_same_step(case, use_torch)
         med, times = time_interleaved(make_steps(case, use_torch), rounds, target_s)
         low = {k: min(v) for k, v in times.items()}
@@ -542,7 +563,7 @@ def main(argv=None):
         tms = f"{med['torch'] * 1e3:9.3f}" if "torch" in med else f"{'-':>9}"
         rts, mts = (f"{r_t:10.2f}", f"{m_t:5.2f}") if "torch" in med else (f"{'-':>10}", f"{'-':>5}")
         print(
-            f"{case:<6} {med['refimpl'] * 1e3:10.3f} {med['numpy'] * 1e3:9.3f} {tms} {r_np:10.2f} {rts}"
+            f"{case:<9} {med['refimpl'] * 1e3:10.3f} {med['numpy'] * 1e3:9.3f} {tms} {r_np:10.2f} {rts}"
             f" {m_np:7.2f} / {mts}  " + "; ".join(notes)
         )
 
@@ -551,7 +572,7 @@ def main(argv=None):
         f"({'jax ' + jax.__version__ if jax is not None else 'JAX not installed'}; MLPs only)"
     )
     head2 = (
-        f"{'case':<6} {'compiled ms':>11} {'jax ms':>8} {'comp/eager':>10} {'comp/numpy':>10} {'comp/torch':>10}"
+        f"{'case':<9} {'compiled ms':>11} {'jax ms':>8} {'comp/eager':>10} {'comp/numpy':>10} {'comp/torch':>10}"
         f" {'comp/jax':>8} {'(min-based comp/numpy)':>23}  targets"
     )
     print(head2)
@@ -575,7 +596,7 @@ def main(argv=None):
 
         jms = f"{med['jax'] * 1e3:8.3f}" if "jax" in med else f"{'-':>8}"
         print(
-            f"{case:<6} {c * 1e3:11.3f} {jms} {fmt(ratios['eager'], 10)} {fmt(ratios['numpy'], 10)} "
+            f"{case:<9} {c * 1e3:11.3f} {jms} {fmt(ratios['eager'], 10)} {fmt(ratios['numpy'], 10)} "
             f"{fmt(ratios['torch'], 10)} {fmt(ratios['jax'], 8)} {low['compiled'] / low['numpy']:23.2f}  "
             + "; ".join(notes)
         )

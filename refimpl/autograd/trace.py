@@ -21,10 +21,12 @@ A step of a training loop does the same thing every time: same ops, same shapes,
    state — eagerly, and replayed — and requires bit-identical losses, gradients, parameters,
    optimizer states and buffers; this catches a side effect the tape cannot see (``p.data *= mask`` in
    NumPy inside the step).  (``check=False`` skips the third-call comparison.)
-3. **Replay.**  From then on the step is a loop over the tape calling each op's ``forward`` and
-   ``backward`` on plain arrays, with the effects called in their places.  Nothing else runs: no
-   Tensor objects for interior values, no graph, no topological sort.  Results are bit-identical to
-   the eager step, because the same NumPy code runs on the same arrays in the same order.
+3. **Replay.**  The tape is then written out as the source of one Python function — straight-line
+   code calling each op's ``forward``, then each VJP in the recorded order, with the effects in their
+   places (``CompiledStep.source()`` prints it) — and compiled with Python's own ``compile``.  Nothing
+   else runs: no Tensor objects for interior values, no graph, no topological sort, not even a loop
+   over the tape.  Results are bit-identical to the eager step, because the same NumPy code runs on
+   the same arrays in the same order.
 
 A call with other argument shapes or dtypes records a new tape for them (``on_new_shape="retrace"``,
 the default) or raises (``"raise"``).  What a replay cannot do: Python code of the step between ops is
@@ -37,6 +39,7 @@ bookkeeping (see ``benchmarks/bench_step.py`` and ``notebooks/03-tracing.ipynb``
 
 from __future__ import annotations
 
+import builtins
 import functools
 from collections.abc import Iterator
 
@@ -68,11 +71,12 @@ def recorded_effect(fn):
 
 
 class _Op:
-    __slots__ = ("ctx", "name", "refs", "kwargs", "dyn_kwargs", "out", "consts")
+    __slots__ = ("ctx", "name", "refs", "kwargs", "dyn_kwargs", "out", "consts", "zero_d")
 
-    def __init__(self, ctx, refs, kwargs, dyn_kwargs, out):
+    def __init__(self, ctx, refs, kwargs, dyn_kwargs, out, zero_d=False):
         self.ctx, self.name = ctx, type(ctx).__name__
         self.refs, self.kwargs, self.dyn_kwargs, self.out = refs, kwargs, dyn_kwargs, out
+        self.zero_d = zero_d  # NumPy may return a 0-d result as a scalar: the replay wraps it
 
 
 class _Backward:
@@ -100,6 +104,7 @@ class _Tape:
         self.op_of_ctx = {}  # id(ctx) -> index of its _Op in entries
         self.outputs = None
         self.problem = None  # why this recording cannot be replayed (the call itself runs on, eagerly)
+        self._replay_fn = self._source = None  # the generated replay (see `_generate`)
 
     def refuse(self, reason: str) -> None:
         """Note that the step did something a replay cannot redo; the call still completes eagerly."""
@@ -129,7 +134,7 @@ class _Tape:
         self.vals.append(out.data)
         self.slot_of[id(out.data)] = slot
         self.op_of_ctx[id(ctx)] = len(self.entries)
-        self.entries.append(_Op(ctx, refs, dict(kwargs), tuple(dyn), slot))
+        self.entries.append(_Op(ctx, refs, dict(kwargs), tuple(dyn), slot, out.data.ndim == 0))
 
     def record_backward(self, root: Tensor, seed: np.ndarray) -> None:
         seed_ref = self._ref(None, seed)
@@ -194,8 +199,8 @@ class _Tape:
             self.outputs = (None, one(result))
 
     def finish(self) -> None:
-        """Drop the recording-time arrays (replay keeps only what it needs)."""
-        self.vals = [None] * len(self.vals)
+        """Drop the recording-time arrays (the generated replay keeps only what it needs)."""
+        self.vals = None
         self.slot_of = None
 
     def describe(self) -> list:
@@ -220,68 +225,111 @@ class _Tape:
         return out
 
     # --- replaying -------------------------------------------------------------------------------
-    def replay(self, inputs: list):
-        vals = self.vals
-        vals[: self.n_inputs] = inputs
-        for e in self.entries:
-            if type(e) is _Op:
-                arrays = [vals[r] if k == _SLOT else (r.data if k == _LIVE else r) for k, r in e.refs]
-                kwargs = e.kwargs
-                if e.dyn_kwargs:
-                    kwargs = dict(kwargs)
-                    for key, s in e.dyn_kwargs:
-                        kwargs[key] = vals[s]
-                data = e.ctx.forward(*arrays, **kwargs)
-                if type(data) is not np.ndarray:
-                    data = np.asarray(data)
-                vals[e.out] = data
-            elif type(e) is _Effect:
-                e.fn(*e.args, **e.kwargs)
-            else:
-                self._replay_backward(e, vals)
-        kind, outs = self.outputs
-        result = [self._output(o, vals) for o in outs] if kind is not None else self._output(outs, vals)
-        for i in range(len(vals)):  # free the step's arrays (as the eager graph would be freed)
-            vals[i] = None
-        return kind(result) if kind is not None else result
+    def source(self) -> str:
+        """The replay as straight-line Python: one line per op, per VJP and per effect (see `replay`)."""
+        if self._replay_fn is None:
+            self._generate()
+        return self._source
 
-    def _replay_backward(self, b: _Backward, vals) -> None:
-        k, r = b.seed
-        seed = vals[r] if k == _SLOT else (r.data if k == _LIVE else r)
-        given = {id(seed)}
+    def _generate(self) -> None:
+        """Write the tape out as the source of one Python function and compile it.
+
+        A loop that interprets the tape would look up, per op, where each input comes from, build the
+        argument list and dispatch on the entry's kind; the generated function does that once, here.  Its
+        locals are the slots (``s5``) and the gradients arriving at each node (``g5``); its globals, the
+        ops' bound ``forward``/``backward``, leaf Tensors (read live: ``.data``, ``.grad``), constants and
+        effects.  Every array operation is the one the eager step runs, in the same order, so a replay
+        stays bit-identical to eager mode.
+        """
+        ns = {
+            "ndarray": np.ndarray,
+            "asarray": np.asarray,
+            "_accumulate": _accumulate,
+            "_unbroadcast": _unbroadcast,
+        }
+        body = []
+
+        def name(prefix, obj):
+            key = f"{prefix}{len(ns)}"
+            ns[key] = obj
+            return key
+
+        def ref(k, r):
+            if k == _SLOT:
+                return f"s{r}"
+            if k == _LIVE:
+                return f"{name('leaf', r)}.data"
+            return name("const", r)
+
+        for j, e in enumerate(self.entries):
+            if type(e) is _Op:
+                args = [ref(k, r) for k, r in e.refs]
+                dyn = dict(e.dyn_kwargs)
+                args += [
+                    f"{key}=s{dyn[key]}" if key in dyn else f"{key}={name('kw', v)}"
+                    for key, v in e.kwargs.items()
+                ]
+                out = f"s{e.out}"
+                body.append(f"{out} = {name(e.name + '_', e.ctx.forward)}({', '.join(args)})")
+                if e.zero_d:
+                    body.append(f"if type({out}) is not ndarray: {out} = asarray({out})")
+            elif type(e) is _Effect:
+                body.append(f"{name('effect', e.fn)}(*{name('args', e.args)}, **{name('kwargs', e.kwargs)})")
+            else:
+                body.extend(self._backward_source(j, e, ref, name))
+        kind, outs = self.outputs
+        refs = [None if o is None else ref(*o) for o in (outs if kind is not None else (outs,))]
+        body.append(f"return ({''.join(f'{r}, ' for r in refs)})")
+        self._source = "def replay(" + ", ".join(f"s{i}" for i in range(self.n_inputs)) + "):\n"
+        self._source += "".join(f"    {line}\n" for line in body)
+        exec(builtins.compile(self._source, "<refimpl.compile replay>", "exec"), ns)  # noqa: S102
+        self._replay_fn = ns["replay"]
+
+    def _backward_source(self, j, b: _Backward, ref, name) -> list:
+        lines = [f"seed = {ref(*b.seed)}", "given = {id(seed)}"]
         if b.leaf_root is not None:
-            _accumulate(b.leaf_root, seed, given)
-            return
-        grads = {b.root: seed}
-        pop, get = grads.pop, grads.get
-        entries = self.entries
+            return lines + [f"_accumulate({name('leaf', b.leaf_root)}, seed, given)"]
+        g = lambda k: f"g{j}_{k}"  # noqa: E731  (the gradient arriving at op k, in backward pass j)
+        lines += [f"{g(k)} = None" for k, _ in b.plan if k != b.root]
+        lines.append(f"{g(b.root)} = seed")
         for k, targets in b.plan:
-            g = pop(k, None)
-            if g is None:
-                continue
-            in_grads = entries[k].ctx.backward(g)
-            if type(in_grads) is not tuple:
-                in_grads = (in_grads,)
-            for t, pg in zip(targets, in_grads):
-                if pg is None or t is None:
+            lines.append(f"if {g(k)} is not None:")
+            lines.append(
+                f"    r = {name(self.entries[k].name + '_vjp', self.entries[k].ctx.backward)}({g(k)})"
+            )
+            lines.append("    if type(r) is not tuple: r = (r,)")
+            lines.append(f"    {g(k)} = None")
+            for i, t in enumerate(targets):
+                if t is None:
                     continue
-                interior, ref, shape = t
+                interior, r, shape = t
+                lines.append(f"    pg = r[{i}] if len(r) > {i} else None")
+                lines.append("    if pg is not None:")
                 if interior:
-                    if pg.shape != shape:
-                        pg = _unbroadcast(pg, shape)
-                    prev = get(ref)
-                    grads[ref] = pg if prev is None else prev + pg
+                    lines.append(f"        if pg.shape != {shape!r}: pg = _unbroadcast(pg, {shape!r})")
+                    lines.append(f"        {g(r)} = pg if {g(r)} is None else {g(r)} + pg")
                 else:
-                    if pg.shape != ref.data.shape:
-                        pg = _unbroadcast(pg, ref.data.shape)
-                    _accumulate(ref, pg, given)
+                    leaf = name("leaf", r)
+                    lines.append(
+                        f"        if pg.shape != {leaf}.data.shape: pg = _unbroadcast(pg, {leaf}.data.shape)"
+                    )
+                    lines.append(f"        _accumulate({leaf}, pg, given)")
+        return lines
+
+    def replay(self, inputs: list):
+        """Run the generated function (`source`) on new input arrays; the outputs as Tensors."""
+        if self._replay_fn is None:
+            self._generate()
+        arrays = self._replay_fn(*inputs)
+        kind, outs = self.outputs
+        if kind is None:
+            return self._output(arrays[0])
+        return kind(self._output(a) for a in arrays)
 
     @staticmethod
-    def _output(ref, vals):
-        if ref is None:
+    def _output(data):
+        if data is None:
             return None
-        k, r = ref
-        data = vals[r] if k == _SLOT else (r.data if k == _LIVE else r)
         out = Tensor.__new__(Tensor)
         out.data, out.grad, out.requires_grad, out._ctx, out.name = data, None, False, None, None
         return out
@@ -518,6 +566,13 @@ class CompiledStep:
         self.stats = {"recorded": 0, "replayed": 0, "checked": 0, "eager": 0}
         self.fallback_reason = None  # why a fallback=True step went back to eager mode for good
         functools.update_wrapper(self, fn)
+
+    def source(self) -> str:
+        """The Python source generated for each replayable recording (what a replay runs)."""
+        parts = [
+            f"# recording for {key}\n{tape.source()}" for key, (_, tape, _) in self._tapes.items() if tape
+        ]
+        return "\n".join(parts) if parts else "# nothing replayable recorded yet: call the step twice"
 
     def describe(self) -> str:
         """The replayable tape(s) as text, one line per entry: ``s5 = Linear(s0, leaf(8, 4), leaf(8,))``

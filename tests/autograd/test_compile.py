@@ -262,6 +262,40 @@ def test_the_same_mask_as_an_optimizer_hook_replays_exactly():
     assert np.all(wc[[0, 1], [1, 0]] == 0)
 
 
+def test_source_is_straight_line_code_with_one_call_per_op_vjp_and_effect():
+    model = nn.Sequential(nn.Linear(3, 4, rng=0), nn.ReLU(), nn.Linear(4, 2, rng=1))
+    opt = optim.SGD(model.parameters(), lr=0.1)
+
+    @rf.compile
+    def step(x, y):
+        opt.zero_grad()
+        loss = F.cross_entropy(model(rf.tensor(x)), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    assert "nothing replayable" in step.source()
+    x, y = np.ones((5, 3), np.float32), np.array([0, 1, 1, 0, 1])
+    for _ in range(4):
+        step(x, y)
+    src = step.source()
+    calls = [
+        line.split("=", 1)[1].split("(")[0].strip()
+        for line in src.splitlines()
+        if " = " in line and "(" in line
+    ]
+    forwards = [
+        c.rstrip("0123456789").rstrip("_") for c in calls if "_vjp" not in c and c.split("_")[0][:1].isupper()
+    ]
+    vjps = [c.split("_vjp")[0] for c in calls if "_vjp" in c]
+    assert forwards == ["Linear", "ReLU", "Linear", "CrossEntropy"]
+    assert vjps == ["CrossEntropy", "Linear", "ReLU", "Linear"]  # the backward walk, in reverse
+    assert (
+        src.count("effect") == 2 and "for " not in src.split("def replay", 1)[1]
+    )  # zero_grad and step, no loop
+    assert step.stats["replayed"] == 1
+
+
 def test_arguments_and_refusals_are_explained():
     model = nn.Linear(2, 1, rng=0)
     with pytest.raises(TypeError, match="callable"):
