@@ -186,6 +186,8 @@ def test_full_run_consistency_matters():
     assert c["interval"]["low"] > 0, c["interval"]  # the whole interval above zero
 
 
-def test_full_run_weight_selection_adds_to_distillation():
+def test_full_run_weight_selection_and_distillation_is_inconclusive():
+    # It held (+1.9 points) while random init + KD had the grid's highest rate (1e-2); with the grid widened
+    # to 1e-1 that arm chooses 3e-2 and the gain is gone (the interval straddles 0).
     c = full().claim("Weight selection adds to distillation")
-    assert c["interval"]["low"] > 0, c["interval"]
+    assert c["verdict"] == "inconclusive" and c["interval"]["low"] < 0 < c["interval"]["high"], c["interval"]

@@ -108,22 +108,26 @@ def test_full_run_premise_models_complementary_and_differently_misspecified():
     p = r.premises[0]
     assert p["present"] and p["interval"]["mean"] > 0.08, p["interval"]
     best = np.argmin(r.arrays["base_test_nmse"], axis=0)
-    assert len(set(best.tolist())) >= 3, best
+    assert len(set(best.tolist())) >= 2, best
 
 
-def test_full_run_qp_beats_model_selection():
+def test_full_run_qp_vs_model_selection_is_inconclusive():
     """The paper's claim (abstract): the weighted ensemble outperforms model selection on a range of data
-    sets — on the recorded units the paired interval of test NMSE lies below 0, and QP wins (by > 1 %)
-    on most units while losing on a few."""
+    sets.  QP wins (by > 1 %) on most units, but the few losses are large: after the learning-rate grid was
+    widened (every arm's choice inside its grid) the paired interval of test NMSE straddles 0.  It held
+    (interval below −0.006) while model selection's rate sat at the grid's lowest value."""
     r = full()
-    iv = r.claim("The QP-weighted ensemble has lower test NMSE than the single model")["interval"]
-    assert iv["high"] < -0.003, iv
+    claim = r.claim("The QP-weighted ensemble has lower test NMSE than the single model")
+    iv = claim["interval"]
+    assert claim["verdict"] == "inconclusive" and iv["mean"] < 0 < iv["high"], iv
     rates = r.notes["rates_vs_selection"]
     assert rates["win"] >= 0.6 and rates["loss"] <= 0.25, rates
 
 
-def test_full_run_qp_beats_the_uniform_average():
+def test_full_run_qp_vs_the_uniform_average_is_inconclusive():
+    """As above: QP wins on most units, the interval straddles 0 after the grid widening (it held before)."""
     r = full()
-    iv = r.claim("The QP-weighted ensemble has lower test NMSE than the uniform average")["interval"]
-    assert iv["high"] < -0.003, iv
+    claim = r.claim("The QP-weighted ensemble has lower test NMSE than the uniform average")
+    iv = claim["interval"]
+    assert claim["verdict"] == "inconclusive" and iv["mean"] < 0 < iv["high"], iv
     assert r.notes["rates_vs_uniform"]["win"] >= 0.6, r.notes["rates_vs_uniform"]

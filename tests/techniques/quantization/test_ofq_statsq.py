@@ -307,21 +307,25 @@ def test_full_run_premises_measured():
     assert min(r.values("separate@attention-qk", "late_osc")) > 1.0  # the coupled Q/K codes do oscillate
 
 
-def test_full_run_statsq_oscillates_more_than_per_channel_lsq():
-    # the measured contradiction of the paper's first claim (kept from the first pass, it survives the
-    # per-channel baseline and the cosine schedule): StatsQ's row statistic moves with every weight update
+def test_full_run_statsq_oscillates_less_than_per_channel_lsq_at_its_selected_rate():
+    # With the grid widened to 1e-5 StatsQ selects 3e-5 (LSQ 3e-4) and then oscillates less than LSQ on every
+    # seed, over the whole run and late; before the widening (StatsQ at 1e-3) it oscillated more.  Oscillation
+    # follows the rate, so this compares each method at its own validation-chosen rate, as every claim here.
+    # The verdict stays "premise absent": neither baseline oscillates late above the premise's threshold.
     r = full()
     whole = _paired(r, "osc", "StatsQ@digits-mlp", "LSQ@digits-mlp")
-    assert np.all(whole > 0), whole
-    assert r.claim("StatsQ oscillates less than per-channel LSQ")["interval"]["low"] > 0
+    assert np.all(whole < 0), whole
+    claim = r.claim("StatsQ oscillates less than per-channel LSQ")
+    assert claim["interval"]["high"] < 0 and claim["verdict"] == "premise absent"
 
 
 def test_full_run_cga_and_accuracy_are_unresolved():
-    # at the minimal rate with δ = 0.005 CGA changes StatsQ's late oscillation by well under a thousandth of
-    # an oscillation per weight, and StatsQ + CGA vs LSQ accuracy stays within a point (intervals straddle 0)
+    # CGA's arm selects a higher rate (1e-4) than plain StatsQ (3e-5) and so oscillates a little *more* late
+    # (well under a thousandth of an oscillation per weight); StatsQ + CGA vs LSQ accuracy stays within a
+    # point (the interval straddles 0).  Both under an absent premise.
     r = full()
     cga = r.claim("Confidence-guided annealing lowers StatsQ's late oscillation")["interval"]
-    assert cga["low"] < 0 < cga["high"] and abs(cga["mean"]) < 1e-3, cga
+    assert 0 < cga["low"] and abs(cga["mean"]) < 1e-3, cga
     acc = r.claim("StatsQ + CGA reaches a higher 2-bit test accuracy")["interval"]
     assert acc["low"] < 0 < acc["high"] and abs(acc["mean"]) < 0.01, acc
 

@@ -21,6 +21,8 @@ Claims (margins fixed before the first full run).  (1) Expanding when the score 
 number of expansions on a fixed schedule at random places.  (2) The grown network is no more than one
 point worse than its final architecture trained from scratch.  (3) It is no more than one point worse
 than the maximum-size network (with fewer parameters, reported).
+Grid.  Rates 1e-3 … 3e-2; 1e-3 was added after the first recording, when the grid-edge check found four
+arms at the lowest rate then tried (3e-3).
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ START, MAX_SIZE = [4], [32, 32]
 WIDTH_STEP, MAX_WIDTH, MAX_DEPTH = 4, 32, 2
 TAU, LAM = 2.0, 0.0  # Sec. 3.1: τ = 2; λ_n of Eq. 3 is not reported: no parameter cost, the size is capped
 EPOCHS, QUICK_EPOCHS, CHECK_EVERY, BATCH = 40, 8, 2, 32
-LRS, QUICK_LRS = [3e-3, 1e-2, 3e-2], [1e-2]
+LRS, QUICK_LRS = [1e-3, 3e-3, 1e-2, 3e-2], [1e-2]
 ARMS = ("SENN criterion", "fixed interval", "final size from scratch", "start size", "max size")
 
 

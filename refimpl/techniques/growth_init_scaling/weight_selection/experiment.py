@@ -14,6 +14,9 @@ student by more than two points (paired over seeds, whole interval).
 Claims.  (1) Weight selection beats random initialisation by more than one point.  (2) Consistency
 matters: random selection that keeps neuron correspondences beats random selection that does not.
 (3) Weight selection adds to distillation: uniform + KD beats random init + KD.
+Grid.  Rates 1e-3 … 1e-1; 3e-2 and then 1e-1 were added after the first recording, when the grid-edge check
+found random initialisation (with and without KD) at the highest rate then tried (1e-2, then 3e-2 for
+random init + KD and consistent random selection).
 """
 
 from __future__ import annotations
@@ -130,7 +133,7 @@ def _arm(name: str):
             **{f"val_accuracy_epoch{e}": a for e, a in enumerate([at_init["val_accuracy"]] + curve.acc)},
         }
 
-    return Method(name, run, grid={"lr": [1e-3, 3e-3, 1e-2]}, quick_grid={"lr": [3e-3]})
+    return Method(name, run, grid={"lr": [1e-3, 3e-3, 1e-2, 3e-2, 1e-1]}, quick_grid={"lr": [3e-3]})
 
 
 def _teacher_arm():

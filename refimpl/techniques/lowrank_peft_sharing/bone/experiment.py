@@ -11,6 +11,8 @@ Premise.  The shift needs the trunk: full fine-tuning beats training the head al
 Claims.  The paper's: Bone and Bat outperform LoRA at a similar parameter count (here against LoRA r = 4,
 which has slightly fewer parameters than they do).  Old-task accuracy (through the frozen old head) is
 reported beside, as every arm changes the trunk.
+Grid.  Learning rates 3e-4 … 3e-2 for every arm; 3e-4 was added after the first recording, when the
+grid-edge check found full fine-tuning's choice at the lowest value then tried (1e-3).
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ def _arm(name: str, quick: bool):
 
         return adaptation_run(seed, lr, prepare, pre_epochs=pre_epochs, epochs=epochs, full=name == "full FT")
 
-    return Method(name, run, grid={"lr": [1e-3, 3e-3, 1e-2, 3e-2]}, quick_grid={"lr": [3e-3]})
+    return Method(name, run, grid={"lr": [3e-4, 1e-3, 3e-3, 1e-2, 3e-2]}, quick_grid={"lr": [3e-3]})
 
 
 @experiment(SLUG, seeds=tuple(range(10)), quick_seeds=(0, 1))

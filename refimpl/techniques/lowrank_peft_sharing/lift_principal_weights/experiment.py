@@ -12,6 +12,8 @@ Premise.  The shift needs the trunk: full fine-tuning beats training the head al
 Claims.  (1) Principal weights beat a random mask of the same size (the control any selection rule must
 beat); (2) they beat magnitude selection; (3) they forget less of the old task than full fine-tuning;
 (4) the paper's principal (largest) entries beat the smallest ones the released scripts train.
+Grid.  Dense arms 3e-4 … 3e-2 (3e-4 added after the first recording: full fine-tuning had chosen the lowest
+rate then tried, 1e-3); LIFT's filter rank r = 1 sits at the bottom of its grid because no lower rank exists.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ class _Refresh:
 
 def _arm(name: str, quick: bool):
     pre_epochs, epochs = (10, 8) if quick else (30, 25)
-    grid, quick_grid = {"lr": [1e-3, 3e-3, 1e-2, 3e-2]}, {"lr": [3e-3]}
+    grid, quick_grid = {"lr": [3e-4, 1e-3, 3e-3, 1e-2, 3e-2]}, {"lr": [3e-3]}
     if name in SPARSE:  # (a sparse update of K entries wants larger rates: the grid is shifted up)
         method = SPARSE[name]
         grid, quick_grid = {"lr": [3e-3, 1e-2, 3e-2, 1e-1]}, {"lr": [1e-2]}

@@ -17,6 +17,8 @@ Claims.  (1) The greedy soup beats the best single fine-tune on test; (2) it bea
 official repository's results files — greedy_soup_results.jsonl, individual_model_results.jsonl,
 uniform_soup_results.jsonl — give 81.03 % on ImageNet for the greedy soup, 80.39 % for the model with
 the best held-out accuracy, 79.97 % for the uniform soup of all 72.)
+Grid.  Base rates 1e-3 … 3e-2; 3e-2 was added after the first recording, when the grid-edge check found
+the soups and the ensemble at the highest rate then tried (1e-2).
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ SLUG = "model-soups"
 HIDDEN, N_SHOT = 512, 10
 NOISES = (0.0, 0.1, 0.2, 0.3)  # the augmentation strengths of the sweep
 SPREAD = 0.25  # each ingredient's rate: base · 10^U(−SPREAD, SPREAD)
-LRS, QUICK_LRS = [1e-3, 3e-3, 1e-2], [3e-3]
+LRS, QUICK_LRS = [1e-3, 3e-3, 1e-2, 3e-2], [3e-3]
 
 
 def sweep_configs(seed: int, lr: float, k: int) -> list[dict]:

@@ -25,6 +25,9 @@ CGA, which acts on StatsQ), and the separately quantized query–key codes oscil
 Claims.  (1) StatsQ oscillates less than LSQ late in training; (2) CGA lowers StatsQ's late oscillation;
 (3) StatsQ + CGA reaches a higher test accuracy than LSQ; (4) QKR oscillates less than separate
 quantization of W_q and W_k.
+Grid.  Rates 1e-5 … 3e-3; 1e-4, 3e-5 and 1e-5 were added after the first recording, one at a time, each time
+the grid-edge check found an arm at the lowest rate then tried (LSQ and QKR at 3e-4, StatsQ and QKR at
+1e-4, StatsQ at 3e-5).
 """
 
 from __future__ import annotations
@@ -200,7 +203,7 @@ def run(quick, seeds, progress):
         return Method(
             f"{arm}@{setting}",
             method_run,
-            grid={"lr": [3e-4, 1e-3, 3e-3]},
+            grid={"lr": [1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3]},
             quick_grid={"lr": [1e-3]},
         )
 
