@@ -21,6 +21,8 @@ Claims.  (1) On bell-shaped weights the learned exponent gives a lower layer-out
 on the uniform grid, a = 1 (MLP; Laplace layer) — the paper's distinguishing idea against its ablation;
 (2) the data-free searched exponent beats uniform rounding (PowerQuant's claim, NUPES's starting point);
 (3) NUPES keeps a higher test accuracy than the a = 1 ablation on the MLP.
+Grid.  θ's rate 0.001 … 0.1; 0.1 was added after the first recording, when the grid-edge check found both
+learned-code arms on the Laplace layer at the highest rate then tried (0.03).
 """
 
 from __future__ import annotations
@@ -127,9 +129,9 @@ def _arm(arm: str, setting: str, quick: bool):
         return out
 
     if arm == "codes a=1":
-        grid, quick_grid = {"lr_theta": [0.001, 0.003, 0.01, 0.03]}, {"lr_theta": [0.01]}
+        grid, quick_grid = {"lr_theta": [0.001, 0.003, 0.01, 0.03, 0.1]}, {"lr_theta": [0.01]}
     elif arm == "NUPES":
-        grid = {"lr_theta": [0.001, 0.003, 0.01, 0.03], "lr_a": [0.003, 0.03]}
+        grid = {"lr_theta": [0.001, 0.003, 0.01, 0.03, 0.1], "lr_a": [0.003, 0.03]}
         quick_grid = {"lr_theta": [0.01], "lr_a": [0.003]}
     else:
         grid, quick_grid = {}, {}

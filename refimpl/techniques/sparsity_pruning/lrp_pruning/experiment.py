@@ -24,6 +24,9 @@ shown, but it gates no claim: the claims compare LRP with the best of weight, Ta
 Taylor and gradient read the same reference samples, so such redundancy would not favour LRP over them.
 Claims.  Each LRP variant keeps more test accuracy, averaged over the pruning rates, than the
 best baseline (paired by task); the z⁺ rule also at the top rate.
+Grid.  ε ∈ {1e-9, 1e-6, 0.1, 1, 10}; 1e-9 and 10 were added after the first recording, when the grid-edge
+check found the ε rule at the lowest value then tried (1e-6) and the composite rule at the highest (1).
+The ε rule picks the lowest again: as ε → 0 it becomes the plain z rule, the natural end of that grid.
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ SIZES = [64, 256, 256, 10]
 N_CLASSES, N_REF = 3, 10  # classes per transfer task, reference samples per class
 TOP = 0.9  # the top pruning rate (fraction of hidden units removed)
 IDLE = 0.1  # a unit is idle on the target task if its mean activation there is < IDLE × its source mean
-EPS_GRID = [1e-6, 0.1, 1.0]  # 1e-6: the official ResNet code's linear_eps
+EPS_GRID = [1e-9, 1e-6, 0.1, 1.0, 10.0]  # 1e-6: the official ResNet code's linear_eps
 BASELINES = ["weight", "taylor", "grad"]
 ARMS = {  # name -> fixed hyperparameters (criterion, LRP rule)
     "lrp-z+": {"criterion": "lrp", "rule": "zplus"},
