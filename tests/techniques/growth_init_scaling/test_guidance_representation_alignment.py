@@ -197,10 +197,12 @@ def test_full_run_premise_the_cnn_prior_matters_on_shifted_digits():
 
 def test_full_run_trained_guidance_does_not_deliver_two_points():
     """The paper's claim at the pre-set margin is not supported: the paired gain of the trained-CNN
-    guidance over the tuned unguided FCN has an interval containing zero and a mean under the margin
-    (recorded verdict: inconclusive).  Fails if the recorded result moves either way."""
-    iv = full().claim("Guidance by a trained CNN")["interval"]
-    assert iv["low"] < 0 < iv["high"] and iv["mean"] < 0.02, iv
+    guidance over the tuned unguided FCN has an interval containing zero whose upper end is below the
+    two-point margin (recorded verdict: fails; it was inconclusive before the α grid was widened).  Fails if
+    the recorded result moves either way."""
+    c = full().claim("Guidance by a trained CNN")
+    iv = c["interval"]
+    assert c["verdict"] == "fails" and iv["low"] < 0 < iv["high"] < 0.02, iv
 
 
 def test_full_run_untrained_guidance_does_not_help():
@@ -224,10 +226,11 @@ def test_full_run_the_alignment_itself_works():
     assert gap.min() > 0.2, gap
 
 
-def test_full_run_guidance_can_keep_the_fcn_from_fitting_its_training_set():
-    """Post hoc: the unguided FCN fits its 200 examples in every seed; with the trained guide's term one
-    seed stops short of that, and its test accuracy falls with it (the interval's wide low end)."""
+def test_full_run_the_selected_guidance_leaves_the_training_fit_alone():
+    """Post hoc: the unguided FCN fits its 200 examples in every seed, and so does the FCN with the trained
+    guide at the α it selects (0.1, the grid's lowest): a weaker guide term no longer stops it short of the
+    training set, as α = 0.3 did on one seed before the α grid was widened."""
     r = full()
     assert min(r.values("FCN", "train_accuracy")) == 1.0
-    guided = np.asarray(r.values("FCN + trained CNN guide", "train_accuracy"))
-    assert guided.min() < 0.9, guided
+    assert r.selected["FCN + trained CNN guide"]["alpha"] == 0.1
+    assert min(r.values("FCN + trained CNN guide", "train_accuracy")) == 1.0

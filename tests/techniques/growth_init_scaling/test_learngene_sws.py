@@ -172,14 +172,19 @@ def test_full_run_sws_beats_random_init_at_every_depth():
     assert _claim(r, 3, "SWS initialisation beats random")["low"] > 0.01
 
 
-def test_full_run_stage_wise_sharing_is_not_shown_to_matter_after_training():
-    """Measured contradiction with the paper's ablation: after the short training, SWS and the unshared
-    distilled auxiliary model (depth-mapped) differ by less than a point on average, every interval
-    straddling zero.  Fails if the recorded result moves either way."""
+def test_full_run_stage_wise_sharing_matters_by_under_a_point_and_only_at_depth_8():
+    """Against the paper's ablation: after the short training SWS and the unshared distilled auxiliary model
+    (depth-mapped) differ by less than a point on average at every depth.  At depths 3 and 5 the intervals
+    straddle zero; at depth 8 it lies just above zero (it straddled zero too before the learning-rate grid
+    was widened to 3e-5).  Fails if the recorded result moves either way."""
     r = full()
     for d in DEPTHS:
         iv = _claim(r, d, "stage-wise sharing matters")
-        assert iv["low"] < 0 < iv["high"] and abs(iv["mean"]) < 0.01, (d, iv)
+        assert abs(iv["mean"]) < 0.01, (d, iv)
+        if d == 8:
+            assert 0 < iv["low"], iv
+        else:
+            assert iv["low"] < 0 < iv["high"], (d, iv)
 
 
 def test_full_run_sws_is_ahead_of_weight_selection_at_depths_3_and_5():

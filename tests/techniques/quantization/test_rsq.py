@@ -147,11 +147,14 @@ def test_full_run_token_weighting_helps_where_the_important_token_differs():
     assert iv["high"] < 0, iv
     assert _ratio(r, "sink-attn", "RSQ", "GPTQ+rot").mean() < 0.95
     # the measured limit: where the attended tokens are drawn like the rest (outlier-attn), the weighting
-    # changes the error by under 5 % on every seed and the interval straddles zero
+    # changes the error by under 5 % on every seed.  The interval straddled zero until the baselines'
+    # damping grid was widened; now GPTQ + rotation picks 0.001 and RSQ is ahead by about 1.5 % (holds,
+    # narrowly: the interval's far end is 2.5 % of the mean error)
     ratio = _ratio(r, "outlier-attn", "RSQ", "GPTQ+rot")
-    assert np.abs(ratio - 1).max() < 0.05, ratio
+    assert np.abs(ratio - 1).max() < 0.05 and ratio.mean() < 1, ratio
     iv = r.claim("outlier-attn: RSQ's token weighting lowers the error")["interval"]
-    assert iv["low"] < 0 < iv["high"], iv
+    scale = np.mean(r.values("GPTQ+rot@outlier-attn", "test_err"))
+    assert iv["high"] < 0 and -iv["low"] < 0.03 * scale, iv
 
 
 def test_full_run_rotation_pays_only_with_outlier_channels():

@@ -14,6 +14,12 @@ Arms (each tunes its own grid on the validation split, seed 0; seeds pair the ar
   weight decay tuned (a grid as large as the guided arms');
 * "FCN + trained CNN guide", "FCN + untrained CNN guide": the same target, same training, plus
   α·Σ(1 − CKA) to the frozen guide (`guided_loss`), learning rate and α tuned.
+Grids.  α ∈ {0.1 … 10} and the unguided FCN's weight decay ∈ {0, 1e-4, 1e-3, 3e-3, 1e-2} (five values each, so
+the FCN keeps as large a grid as the guided arms); 0.1 and 10, and 1e-4 and 3e-3, were added after the first
+recording, when the grid-edge check found the trained guide at α = 0.3 and the untrained one at α = 3 (a
+decay of 3e-2 was tried first and collapsed the FCN's features: its CKA was undefined).  The trained guide then
+picks α = 0.1, again the lowest: as α → 0 the guided arm becomes the unguided FCN, so the choice says the
+trained guide is best used barely at all; the FCN's weight decay 0 is the natural end of its grid.
 """
 
 from __future__ import annotations
@@ -34,8 +40,8 @@ GUIDE_CHANNELS = (8, 16, 16)  # the CNN: 3 convolutions + a Linear head = 4 guid
 EPOCHS, QUICK_EPOCHS = 60, 15
 GUIDE_LRS, QUICK_GUIDE_LR = (1e-3, 3e-3, 1e-2), 1e-2
 LRS = [1e-3, 3e-3]
-ALPHAS = [0.3, 1.0, 3.0]  # the official default is α = 1 (args.py:22)
-WEIGHT_DECAYS = [0.0, 1e-3, 1e-2]
+ALPHAS = [0.1, 0.3, 1.0, 3.0, 10.0]  # the official default is α = 1 (args.py:22)
+WEIGHT_DECAYS = [0.0, 1e-4, 1e-3, 3e-3, 1e-2]
 ARMS = ("CNN (guide)", "FCN", "FCN + trained CNN guide", "FCN + untrained CNN guide")
 
 

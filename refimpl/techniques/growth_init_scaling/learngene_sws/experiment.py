@@ -20,6 +20,11 @@ initialised descendant by more than two points (paired over seeds, whole interva
 Claims (margins fixed before the first full run).  At every depth: (1) SWS beats random initialisation by
 more than one point; (2) SWS beats the unshared, depth-mapped auxiliary model (stage-wise sharing is what
 makes the learned layers expandable); (3) SWS beats weight selection from the teacher.
+Grid.  Rates 3e-5 … 3e-3; 1e-4 and then 3e-5 were added after the first recording, when the grid-edge check
+found SWS and the unshared auxiliary model at the lowest rate then tried (3e-4 at every depth, then 1e-4 at
+depths 5 and 8).  At depth 5 they pick the lowest again (3e-5): an inherited initialisation that
+is already good is best left almost untrained, so the grid's lower end is where the comparison with random
+initialisation (at its own, higher rate) is decided; the grid was not widened further.
 """
 
 from __future__ import annotations
@@ -48,7 +53,7 @@ PRE_LR, PRE_EPOCHS = 1e-3, 30  # teacher and both auxiliary models: fixed, share
 TUNE_EPOCHS, BATCH = 2, 32  # the descendants' short budget
 KD_T = 1.0  # DeiT's default distillation temperature (the README does not set it)
 QUICK = dict(pre_epochs=4, tune_epochs=1)
-LR_GRID, QUICK_LR = [3e-4, 1e-3, 3e-3], [1e-3]
+LR_GRID, QUICK_LR = [3e-5, 1e-4, 3e-4, 1e-3, 3e-3], [1e-3]
 ARMS = ("SWS", "random init", "unshared aux, depth-mapped", "weight selection")
 
 

@@ -51,11 +51,17 @@ D_IN, D_OUT, DEPTH, K = 64, 10, 3, 2
 WIDTH, GROWN = 8, 16
 E_SMALL, E_GROWN = 20, 10  # epochs of each member, epochs after growth
 NET2NET_NOISE = 0.01  # relative noise on the split units' incoming rows (symmetry breaking)
-# Grids widened once, after a first recording in which every arm chose its grid's largest rate (claims and
-# margins unchanged); selection on the mean over SELECTION_SEEDS, the same for every arm.
-LR_PRE = [3e-3, 1e-2, 3e-2]
-LR_POST = [1e-3, 3e-3, 1e-2, 3e-2]
-LR_ONE_PHASE = [1e-3, 2e-3, 3e-3, 5e-3, 7e-3, 1e-2, 1.5e-2, 2e-2, 3e-2, 5e-2, 7e-2, 1e-1]  # as many points
+# Grids widened twice, each time after a recording in which arms chose their grid's largest rate (claims and
+# margins unchanged; the second time LR_PRE and LR_POST gained 1e-1, the one-phase grid eight points);
+# selection on the mean over SELECTION_SEEDS, the same for every arm.
+LR_PRE = [3e-3, 1e-2, 3e-2, 1e-1]
+LR_POST = [1e-3, 3e-3, 1e-2, 3e-2, 1e-1]
+# fmt: off
+LR_ONE_PHASE = [  # as many points as the two-phase grids (4 × 5)
+    1e-3, 1.5e-3, 2e-3, 3e-3, 4e-3, 5e-3, 7e-3, 1e-2, 1.2e-2, 1.5e-2,
+    2e-2, 2.5e-2, 3e-2, 4e-2, 5e-2, 7e-2, 1e-1, 1.5e-1, 2e-1, 3e-1,
+]
+# fmt: on
 SELECTION_SEEDS = (0, 1, 2)
 
 

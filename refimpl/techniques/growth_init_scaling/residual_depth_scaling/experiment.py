@@ -18,6 +18,10 @@ Claims (margins fixed before the first full run).  The simulated mean matches (1
 half a decade between L = 4 and the largest depth); scaled branches train at all depths (the largest
 depth within two points of L = 4) and beat λ = 1 there by more than five points; and, reported either
 way, λ = 1/√L trains at least as well as λ = 1/L at the largest depth.
+Grid.  Rates 1e-4 … 1e-2; 1e-4 and 1e-2 were added after the first recording, when the grid-edge check found
+ten arms at the highest rate then tried (3e-3) and L = 64 with λ = 1 at the lowest (3e-4).  Left at an edge
+after that: L = 64 with λ = 1 at 1e-4 (the exploding network trains, if at all, only at the smallest rates)
+and L = 8 with λ = 1/L at 1e-2; no verdict moved.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ WIDTH, HIDDEN, SIGMA2 = 64, 64, 1.0
 FULL_DEPTHS, QUICK_DEPTHS = (4, 8, 16, 32, 64), (4, 16)
 N_NETS, QUICK_N_NETS = 512, 64  # independent networks per seed in the simulation
 EPOCHS, QUICK_EPOCHS = 12, 3
-LR_GRID, QUICK_LR_GRID = [3e-4, 1e-3, 3e-3], [1e-3]
+LR_GRID, QUICK_LR_GRID = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2], [1e-3]
 GROWTH_MARGIN = 0.1  # decades: |log10 simulated − log10 predicted| at the largest depth
 FLAT_MARGIN = 0.5  # decades: growth at the largest depth minus growth at L = 4, scaled branches
 DEPTH_DROP = -0.02  # test accuracy: largest depth minus L = 4, scaled branches

@@ -11,6 +11,9 @@ mask of the same size.  Every arm tunes its learning rate
 Premise.  The shift needs the trunk: full fine-tuning beats training the head alone by over two points.
 Claims.  The paper's: SaRA beats LoRA at a similar parameter count; its nuclear norm and its progressive
 re-selection each help; the smallest-magnitude entries are better ones to train than random entries.
+Grid.  The nuclear-norm weight λ ∈ {1e-5 … 2e-3}; 1e-5 was added after the first recording, when the
+grid-edge check found both SaRA arms at the lowest λ then tried (3e-5).  SaRA then picks 1e-5, the lowest again:
+λ → 0 switches the nuclear-norm penalty off, the natural end of the grid.
 """
 
 from __future__ import annotations
@@ -97,7 +100,7 @@ def _sara_arm(name, quick, pre_epochs, epochs):
 
     grid, quick_grid = {"lr": [3e-3, 1e-2, 3e-2, 1e-1]}, {"lr": [1e-2]}
     if penalty:
-        grid, quick_grid = {**grid, "lam": [3e-5, 1e-4, 5e-4, 2e-3]}, {**quick_grid, "lam": [5e-4]}
+        grid, quick_grid = {**grid, "lam": [1e-5, 3e-5, 1e-4, 5e-4, 2e-3]}, {**quick_grid, "lam": [5e-4]}
     return Method(name, run, grid=grid, quick_grid=quick_grid)
 
 

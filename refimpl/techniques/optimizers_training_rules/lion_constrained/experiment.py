@@ -29,6 +29,10 @@ projected GD, within 1 % of the box's half-width (λ‖x − x_box‖∞).  (3) 
 the same λ, Lion-𝒦 with 𝒦 = ½‖·‖² ends farther from x_box.  (4) That ablation minimises the ridge
 objective instead (within 1 % of 1/λ of the ridge minimiser), as the Lion-𝒦 theory says.  (5) Every
 weight of the classifier trained with Lion+λ respects |w| ≤ 1/λ (excess below 1e-6).
+Grids.  Each widened by one value at the end where the grid-edge check found the first recording's choice
+(Lion 0.0005 and 0.05, then 0.1; projected GD 0.01, Lion-K 0.003, the MLP arms 0.1), then recorded again.
+Lion+λ on the regression still picks the largest rate (0.1): in a fixed number of steps a sign method with
+a larger step reaches the box sooner; no claim depends on the rate (they are about where Lion ends).
 """
 
 from __future__ import annotations
@@ -49,14 +53,14 @@ D_IN, N_TRAIN, N_VAL, N_TEST = 16, 256, 256, 1024
 SIZES = [64, 64, 10]
 BOX_TOL = 1e-6  # "inside the box": λ‖x‖∞ − 1 below this
 DIST_TOL = 0.01  # "reaches the optimum": within 1 % of the box half-width
-LION_LRS = [0.001, 0.002, 0.005, 0.01, 0.02]
+LION_LRS = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1]
 GRIDS = {
     "Lion+λ": {"lr": LION_LRS},
-    "projected GD": {"lr": [0.03, 0.1, 0.2, 0.3, 0.5]},
-    "Lion-K quadratic+λ": {"lr": [0.01, 0.03, 0.1, 0.2, 0.3]},
+    "projected GD": {"lr": [0.01, 0.03, 0.1, 0.2, 0.3, 0.5]},
+    "Lion-K quadratic+λ": {"lr": [0.003, 0.01, 0.03, 0.1, 0.2, 0.3]},
     "Lion λ=0": {"lr": LION_LRS},
-    "MLP Lion+λ": {"lr": [1e-3, 3e-3, 1e-2, 3e-2]},
-    "MLP Lion λ=0": {"lr": [1e-3, 3e-3, 1e-2, 3e-2]},
+    "MLP Lion+λ": {"lr": [1e-3, 3e-3, 1e-2, 3e-2, 1e-1]},
+    "MLP Lion λ=0": {"lr": [1e-3, 3e-3, 1e-2, 3e-2, 1e-1]},
 }
 QUICK_GRIDS = {
     "Lion+λ": {"lr": [0.01]},
