@@ -185,20 +185,26 @@ def test_full_run_lamb_against_adamw_is_unresolved_and_small():
     assert -0.5 < iv["low"] and iv["high"] < 0.3, iv
 
 
-def test_full_run_adam_collapses_on_some_seeds_at_its_selected_rate_lamb_never():
-    """Measured: Adam's rate, tuned on two seeds, kills the network (constant output) on other seeds at batch
-    4096; LAMB's worst seed still beats Adam's median seed — so the mean difference is large but its interval
-    is wide."""
+def test_full_run_adam_and_lamb_at_batch_4096():
+    """Measured: with the 20-point rate grid Adam at batch 4096 selects 0.23 and trains on every seed (on the
+    15-point grid it had selected a rate that killed the network on some seeds); LAMB's test MSE is still
+    below Adam's on average (the claim holds) and no LAMB seed collapses."""
     r = full()
     var = float(np.var(E.task().y_test))
     adam, lamb_ = r.values(f"Adam@{E.LARGE}", "test_mse"), r.values(f"LAMB@{E.LARGE}", "test_mse")
-    assert sum(v > 0.5 * var for v in adam) >= 1 and all(v < 0.1 * var for v in lamb_), (adam, lamb_)
-    assert max(lamb_) < np.median(adam), (lamb_, adam)
+    assert all(v < 0.1 * var for v in adam) and all(v < 0.1 * var for v in lamb_), (adam, lamb_)
+    assert np.mean(lamb_) < np.mean(adam)
+    (claim,) = [
+        c for c in r.claims if c["statement"] == "At batch 4096 LAMB reaches a lower test MSE than Adam"
+    ]
+    assert claim["verdict"] == "holds", claim["interval"]
 
 
-def test_full_run_lamb_beats_lars_by_a_wide_margin():
+def test_full_run_lamb_beats_lars():
+    # LAMB's test MSE about half of LARS's (log difference below −0.5 over the interval); the margin was wider
+    # (below −1) while LARS's weight decay sat at the grid's lowest value, 0.01
     iv = full().claim("At batch 4096 LAMB reaches a lower test MSE than LARS")["interval"]
-    assert iv["high"] < -1.0, iv  # LAMB's test MSE below e⁻¹ ≈ 37 % of LARS's, over seeds
+    assert iv["high"] < -0.5, iv
 
 
 def test_full_run_large_batch_lamb_does_not_reach_small_batch_adam():

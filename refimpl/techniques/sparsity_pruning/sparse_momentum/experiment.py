@@ -25,6 +25,9 @@ the same density, tested against SET at 5 % and at 10 %; its ablation (momentum 
 momentum growth, at 5 %); "without losing performance": within one point of dense at 10 %.
 Descriptive (no claim): SET and sparse momentum after a short budget (`EPOCHS`/10), the regime in which
 the first version of this toy judged the method.
+Grid.  Rates 0.02 … 0.2; 0.02 was added after the first recording, when the grid-edge check found growth-only
+at the lowest rate then tried (0.05).  The many arms at 0.2 sit at the cap the pilot run set (above it dense
+and sparse-momentum training were unstable).
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ KINDS = {  # name -> (growth, redistribution) of SparseMomentum; "static" = no m
     "growth-only": ("momentum", "none"),
     "sparse-momentum": ("momentum", "momentum"),
 }
-GRID, QUICK_GRID = {"lr": [0.05, 0.1, 0.2]}, {"lr": [0.2]}
+GRID, QUICK_GRID = {"lr": [0.02, 0.05, 0.1, 0.2]}, {"lr": [0.2]}
 
 
 def name_of(kind: str, density: float | None = None, budget: str = "full") -> str:
