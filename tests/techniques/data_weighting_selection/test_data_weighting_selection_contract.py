@@ -22,6 +22,7 @@ from refimpl.nn import functional as F
 from refimpl.optim import SGD
 from refimpl.techniques.data_weighting_selection import active_mtrl_lasso as AM
 from refimpl.techniques.data_weighting_selection import concept_complexity_data_pruning as CCP
+from refimpl.techniques.data_weighting_selection import coreset_reweighting as CR
 from refimpl.techniques.data_weighting_selection import data_pruning_scaling as DPS
 from refimpl.techniques.data_weighting_selection import dpp_weighted_least_squares as DPP
 from refimpl.techniques.data_weighting_selection import dsir as DSIR
@@ -35,6 +36,17 @@ from refimpl.techniques.data_weighting_selection import selection as sel
 from refimpl.train import fit
 
 FAMILY = "data-weighting-selection"
+
+
+def _cw_erm_weights(x, y, seed):
+    """CW-ERM's broadcast weights: the moderate coreset (30 %), Meta-Weight-Net on it with the pool itself as
+    the meta set (the contract has no separate clean set), same-label nearest-neighbour broadcasting."""
+    core = CR.moderate_coreset(x, y, 0.3)
+    tr = CR.MetaWeightTrainer(
+        _model(seed), CR.weight_net(dtype=np.float64, rng=seed), x[core], y[core], x, y, lr=0.1, batch_size=4
+    )
+    tr.fit(2, seed)
+    return CR.broadcast_nearest(x, y, core, tr.weights(x[core], y[core]))
 
 
 def _dpp_select(s, y, size, seed):
@@ -139,6 +151,7 @@ CONTRACTS = {
         "select": lambda s, y, size, seed: sel.weighted_resample(s + 0.1, size, seed, replace=False),
         "resamples": False,
     },
+    "coreset-reweighting:cw-erm-weights": {"kind": "weights", "weights": _cw_erm_weights},
     "baseline:uniform-weights": {"kind": "weights", "weights": lambda x, y, seed: np.full(len(y), 3.0)},
 }
 EXEMPT = {}
