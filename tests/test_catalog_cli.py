@@ -392,8 +392,8 @@ def test_a_case_value_without_a_plain_json_form_is_an_error():
 def test_show_names_a_selection_at_a_grid_edge(capsys):
     from refimpl.experiments import recorded
 
-    slug = "ipm-covariate-balancing"  # linear balancing chose λ = 10, the top of its grid (documented)
+    slug = "ipm-covariate-balancing"  # linear balancing chose λ = 100, the top of its grid (documented)
     edges = recorded(slug).grid_edges()
-    assert any(line.startswith("linear balancing: lam = 10 is the highest") for line in edges)
+    assert any(line.startswith("linear balancing: lam = 100 is the highest") for line in edges)
     assert cli.main(["show", slug]) == 0
-    assert "Grid edge: linear balancing: lam = 10" in capsys.readouterr().out
+    assert "Grid edge: linear balancing: lam = 100" in capsys.readouterr().out
