@@ -1,4 +1,4 @@
-"""CW-ERM (coreset-reweighting, arXiv 2403.12166; reconstructed): hand cases, properties of the moderate
+"""CW-ERM (coreset-reweighting, arXiv 2403.12166; official-code): hand cases, properties of the moderate
 coreset and of the broadcasting, the Meta-Weight-Net meta-gradient against float64 finite differences, the
 trainer, errors, the quick run, and the claims on the recorded full result."""
 
@@ -18,19 +18,32 @@ def test_reference_cases(case):
     case.check()
 
 
-def test_moderate_coreset_keeps_the_class_proportion_and_skips_outliers():
+def test_moderate_coreset_keeps_the_middle_ranks_per_class_and_skips_outliers():
+    """Brute force of the official rule: count = int(f·N), k = count // C per class; an example is kept
+    when the number of its class's examples before it in the (distance, index) order lies in the window."""
     rng = np.random.default_rng(0)
-    f = np.concatenate([rng.normal(0, 1, (40, 3)), rng.normal(8, 1, (20, 3)), [[30.0, 30.0, 30.0]]])
-    y = np.array([0] * 40 + [1] * 20 + [0])
-    core = CR.moderate_coreset(f, y, 0.25)
-    assert np.sum(y[core] == 0) == round(0.25 * 41) and np.sum(y[core] == 1) == 5
-    assert 60 not in core  # the far outlier of class 0
-    # brute force: for class 1 the kept examples are those with the smallest |d − median d|
-    idx = np.flatnonzero(y == 1)
-    d = np.linalg.norm(f[idx] - f[idx].mean(0), axis=1)
-    dev = np.abs(d - np.median(d))
-    kept = set(core.tolist()) & set(idx.tolist())
-    assert max(dev[np.isin(idx, list(kept))]) <= min(dev[~np.isin(idx, list(kept))])
+    f = np.concatenate([rng.normal(0, 1, (40, 3)), rng.normal(8, 1, (21, 3)), [[30.0, 30.0, 30.0]]])
+    y = np.array([0] * 40 + [1] * 21 + [0])
+    core = CR.moderate_coreset(f, y, 0.25)  # count 15, k 7 per class
+    assert 61 not in core  # the far outlier of class 0
+    for c in (0, 1):
+        idx = np.flatnonzero(y == c)
+        m = np.array([np.median(f[idx, j]) for j in range(3)])
+        d = np.sqrt(((f[idx] - m) ** 2).sum(1))
+        n, r = len(idx), 7 / len(idx)
+        lo, hi = round(n * (0.5 - r / 2)), round(n * (0.5 + r / 2))
+        rank = [sum((d[j] < d[i]) or (d[j] == d[i] and j < i) for j in range(n)) for i in range(n)]
+        want = {int(idx[i]) for i in range(n) if lo <= rank[i] < hi}
+        assert set(core[y[core] == c].tolist()) == want and len(want) == 7
+
+
+def test_moderate_coreset_falls_back_to_one_window_when_fewer_than_one_per_class():
+    f = np.arange(10.0)[:, None]
+    y = np.array([0] * 5 + [1] * 5)  # class medians 2 and 7: d = 2, 1, 0, 1, 2 in each class
+    # count 1 < C = 2: the global window with r = 0.1, ranks round(10·0.45) = 4 (4.5, half to even) to
+    # round(10·0.55) − 1 = 5 (10·0.55 is 5.500…01 in floating point) — two examples, as the official code
+    # gives; ascending (d, index): 2, 7, 1, 3, 6, 8, 0, 4, 5, 9 → ranks 4, 5 are indices 6, 8
+    assert CR.moderate_coreset(f, y, 0.1).tolist() == [6, 8]
 
 
 def test_broadcast_gives_coreset_members_their_own_weight_and_is_a_nearest_neighbour_map():
@@ -159,8 +172,8 @@ def test_full_run_broadcast_weights_do_not_single_out_the_flipped_labels():
     r = full()
     assert np.mean(r.values("MW-Net, full set", "noisy_weight_ratio")) < 0.3
     assert 0.95 < np.mean(r.values("CW-ERM", "noisy_weight_ratio")) < 1.1
-    assert np.mean(r.values("CW-ERM, weight function", "noisy_weight_ratio")) > 1.05
-    assert abs(r.notes["meta_cost_ratio"] - 0.2) < 0.01
+    assert np.mean(r.values("CW-ERM, weight function", "noisy_weight_ratio")) > 1.02
+    assert r.notes["meta_cost_ratio"] < 0.2  # 81 coreset examples × 40 epochs against 899 × 20
 
 
 def test_full_run_cw_erm_is_no_better_than_uniform_erm():
@@ -175,18 +188,21 @@ def test_full_run_cw_erm_beats_the_coreset_alone_by_far():
 
 
 def test_full_run_full_set_meta_weight_net_stays_ahead():
-    """Non-inferiority within two points is not shown: MW-Net on the full set is ahead by about a point,
-    the interval reaching past the margin."""
+    """Within two points of full-set MW-Net is not shown: selected on seeds 0–2, MW-Net's SGD rate is 1 and
+    it is stable over the seeds, about 2.4 points ahead of CW-ERM; the interval straddles the −0.02 margin
+    and lies wholly below zero."""
     c = full().claim("CW-ERM comes within two points of Meta-Weight-Net")
     iv = c["interval"]
-    assert c["verdict"] == "inconclusive" and iv["high"] < 0 and iv["low"] < -0.02, iv
+    assert c["verdict"] == "inconclusive" and iv["low"] < -0.02 < iv["high"] < 0, iv
 
 
-def test_full_run_coreset_choice_and_function_broadcast_do_not_matter():
-    r = full()
-    for statement in ("Within CW-ERM the moderate coreset", "Broadcasting the learned weight function"):
-        c = r.claim(statement)
-        assert c["verdict"] == "inconclusive" and abs(c["interval"]["mean"]) < 0.01, (
-            statement,
-            c["interval"],
-        )
+def test_full_run_coreset_choice_does_not_matter():
+    c = full().claim("Within CW-ERM the moderate coreset")
+    assert c["verdict"] == "inconclusive" and abs(c["interval"]["mean"]) < 0.01, c["interval"]
+
+
+def test_full_run_broadcasting_the_weight_function_is_worse():
+    """Applying the coreset-learned weight function to every example's own loss up-weights the flipped
+    labels (hard examples) and costs a few tenths of a point against the nearest neighbour's weight."""
+    c = full().claim("Broadcasting the learned weight function")
+    assert c["verdict"] == "fails" and -0.02 < c["interval"]["mean"] < 0, c["interval"]

@@ -40,7 +40,8 @@ FAMILY = "data-weighting-selection"
 
 def _cw_erm_weights(x, y, seed):
     """CW-ERM's broadcast weights: the moderate coreset (30 %), Meta-Weight-Net on it with the pool itself as
-    the meta set (the contract has no separate clean set), same-label nearest-neighbour broadcasting."""
+    the meta set (the contract has no separate clean set), nearest-neighbour broadcasting (any label, the
+    official default)."""
     core = CR.moderate_coreset(x, y, 0.3)
     tr = CR.MetaWeightTrainer(
         _model(seed), CR.weight_net(dtype=np.float64, rng=seed), x[core], y[core], x, y, lr=0.1, batch_size=4

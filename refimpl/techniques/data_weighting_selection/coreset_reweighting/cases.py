@@ -1,6 +1,7 @@
-"""Reference cases of CW-ERM, worked by hand: the moderate coreset of a small 1-d pool (distances to the class
-centre and their median) and nearest-neighbour broadcasting with and without the same-label rule (the
-meta-gradient is checked against finite differences in the tests)."""
+"""Reference cases of CW-ERM, worked by hand: the moderate coreset of a small 1-d pool (the official rule:
+distances to the class's median feature, the middle window of their ranks) and nearest-neighbour
+broadcasting with and without the same-label rule (the meta-gradient is checked against finite differences
+in the tests)."""
 
 from __future__ import annotations
 
@@ -24,20 +25,29 @@ def reference_cases() -> list:
             )
         }
 
-    # class 0 at 0, 1, 2, 3, 10 (centre 3.2: distances 3.2, 2.2, 1.2, 0.2, 6.8; median 2.2 → |d − 2.2| =
-    # 1.0, 0, 1.0, 2.0, 4.6) and class 1 at 20, 21, 22 (centre 21: distances 1, 0, 1; median 1 → 0, 1, 0)
+    # the broadcasting pool: class 0 at 0, 1, 2, 3, 10 and class 1 at 20, 21, 22
     feats = np.array([[0.0], [1.0], [2.0], [3.0], [10.0], [20.0], [21.0], [22.0]])
     ys = np.array([0, 0, 0, 0, 0, 1, 1, 1])
+    # the coreset pool: class 0 at 0, 1, 2, 3, 5, 7, 15 (median 3: d = 3, 2, 1, 0, 2, 4, 12) and class 1 at
+    # 20, 22, 23, 25, 40 (median 23: d = 3, 1, 0, 2, 17)
+    cfeats = np.array([[0.0], [1], [2], [3], [5], [7], [15], [20], [22], [23], [25], [40]])
+    cys = np.array([0] * 7 + [1] * 5)
     return [
         ReferenceCase(
-            "moderate_coreset_two_classes_40pct",
-            {"features": feats, "y": ys, "fraction": 0.4},
-            {"core": np.array([0, 1, 5])},
+            "moderate_coreset_two_classes_half",
+            {"features": cfeats, "y": cys, "fraction": 0.5},
+            {"core": np.array([0, 1, 4, 7, 8, 10])},
             core_case,
-            note="class 0 keeps round(0.4·5) = 2: |d − median| = (1.0, 0, 1.0, 2.0, 4.6) → index 1, then the "
-            "tie 0 / 2 goes to the lower index 0; class 1 keeps max(1, round(1.2)) = 1: (0, 1, 0) → index 5 "
-            "(the tie with 7 goes to the lower index); the outlier at 10 and the centre point 3 are left out",
+            note="count = int(0.5·12) = 6, 3 per class. Class 0 (n 7, r 3/7): ranks round(7·(½ − 3/14)) = 2 to "
+            "round(7·(½ + 3/14)) − 1 = 4 of the ascending d (indices 3, 2, then 1 and 4 tied at 2 in index "
+            "order, 0, 5, 6) → 1, 4, 0. Class 1 (n 5, r 3/5): ranks 1 to 3 of (9, 8, 10, 7, 11) → 8, 10, 7. "
+            "The centre points (3, 23) and the outliers (15, 40) are left out",
             function=f"{_MOD}.moderate_coreset",
+            conventions={
+                "centre": "coordinate-wise median of the class's features",
+                "window": "ranks round(n(1/2 - r/2)) .. round(n(1/2 + r/2)) - 1, Python round (half to even)",
+                "ties": "equal distances ordered by index (stable sort)",
+            },
         ),
         ReferenceCase(
             "broadcast_same_label",

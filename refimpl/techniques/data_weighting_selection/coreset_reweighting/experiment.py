@@ -9,10 +9,12 @@ inputs (fitted without labels: a stand-in for the paper's pretrained features). 
 ReLU MLP.  Arms:
 
 * uniform ERM — Adam on the full noisy set, 20 epochs;
-* CW-ERM — the moderate coreset (10 % of each class), Meta-Weight-Net on it (SGD rate 0.1 for θ, Adam 1e-3
-  for φ, 40 epochs of the coreset), the weights broadcast by same-label nearest neighbour, then Adam on the
+* CW-ERM — the moderate coreset (int(0.1·899) // 10 = 8 per class, the official rule), Meta-Weight-Net on it
+  (SGD rate 0.1 for θ, Adam 1e-3 for φ, 40 epochs of the coreset), the weights broadcast by nearest
+  neighbour among all coreset examples (official default), then Adam on the
   full set with those weights, 20 epochs;
-* CW-ERM, random coreset — the same with a class-stratified random 10 % (the ablation of the selection);
+* CW-ERM, random coreset — the same with a random coreset of the same per-class counts (the ablation of the
+  selection);
 * CW-ERM, weight function — the same coreset and weight net, but every example weighted by V of its own loss
   under the coreset-trained classifier instead of its nearest coreset example's weight (our variant: what
   carries over if the learned *function* is broadcast rather than the weights);
@@ -28,12 +30,18 @@ points.  (2) The moderate coreset is cleaner than the pool: its share of flipped
 (the pool's is 30 %).
 Claims (margins fixed before the first full run).  (1) CW-ERM beats uniform ERM; (2) it beats training on
 the coreset alone; (3) it comes within two points of Meta-Weight-Net on the full set (non-inferiority,
-margin −0.02) at a fifth of its meta cost; (4) the moderate coreset beats a random one within CW-ERM;
+margin −0.02) at under a fifth of its meta cost; (4) the moderate coreset beats a random one within CW-ERM;
 (5) broadcasting the weight function beats broadcasting the nearest neighbour's weight.  Reported beside:
 the mean broadcast weight of flipped over clean labels (`noisy_weight_ratio`), whether the weights single
 out the noise at all.
 Changed after the first full recording (8 s): 6 → 10 seeds, and Adam's grid gained 0.1 (the clean-label
-arm had chosen 0.03, the top); arms, claims and margins unchanged.
+arm had chosen 0.03, the top); arms, claims and margins unchanged.  Then the official code was found: the
+coreset rule, the broadcasting (any label) and the final loss (mean of w·ℓ, not renormalised) now follow
+the authors' code and the weight net has 100 hidden units; the random coreset matches the moderate one's
+per-class counts; arms, claims and margins unchanged, recorded again.  That recording flagged full-set
+MW-Net's SGD rate 1 at the top of its grid (with the 100-unit weight net): the grid gained 3, recorded
+again, and the choice moved to 3 — on seed 0 alone, and unstable on the other seeds.  Since then every arm
+selects on the mean validation accuracy of seeds 0–2 (`SELECTION_SEEDS`), recorded once more.
 """
 
 from __future__ import annotations
@@ -57,7 +65,8 @@ EPOCHS, BATCH = 20, 32
 META_EPOCHS, QUICK_META_EPOCHS = 40, 10
 INNER_LR, META_LR = 0.1, 1e-3
 LRS = [3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1]  # Adam
-MWN_LRS = [0.03, 0.1, 0.3, 1.0]  # SGD, Meta-Weight-Net on the full set
+MWN_LRS = [0.03, 0.1, 0.3, 1.0, 3.0]  # SGD, Meta-Weight-Net on the full set
+SELECTION_SEEDS = 3  # every arm's hyperparameters on the mean over seeds 0-2
 ARMS = (
     "uniform ERM",
     "CW-ERM",
@@ -95,12 +104,13 @@ def _model(seed):
     return MLP(SIZES, rng=np.random.default_rng(seed))
 
 
-def _random_coreset(y, fraction, seed) -> np.ndarray:
+def _random_coreset(y, like, seed) -> np.ndarray:
+    """A random coreset with as many examples of each class as the coreset `like`."""
     rng = np.random.default_rng(seed)
     keep = []
     for c in np.unique(y):
         idx = np.flatnonzero(y == c)
-        keep.append(rng.choice(idx, size=max(1, int(round(fraction * len(idx)))), replace=False))
+        keep.append(rng.choice(idx, size=int(np.sum(y[like] == c)), replace=False))
     return np.sort(np.concatenate(keep))
 
 
@@ -110,11 +120,9 @@ def _coreset_weights(seed: int, kind: str, meta_epochs: int):
     to every training example's loss under the coreset-trained classifier) for one seed."""
     pool = _pool()
     y = pool.y_train
-    core = (
-        moderate_coreset(_features(), y, FRACTION)
-        if kind == "moderate"
-        else _random_coreset(y, FRACTION, 31 + seed)
-    )
+    core = moderate_coreset(_features(), y, FRACTION)
+    if kind == "random":
+        core = _random_coreset(y, core, 31 + seed)
     xm, ym = _meta_set()
     trainer = MetaWeightTrainer(
         _model(10_000 + seed),
@@ -157,7 +165,16 @@ def _arm(name, quick):
             core, w, cost, w_all = _coreset_weights(seed, kind, meta_epochs)
             if name == "CW-ERM, weight function":
                 w = w_all
-            train(model, pool, lr=lr, epochs=epochs, seed=seed, batch_size=BATCH, sample_weight=w)
+            train(
+                model,
+                pool,
+                lr=lr,
+                epochs=epochs,
+                seed=seed,
+                batch_size=BATCH,
+                sample_weight=w,
+                weight_norm="count",  # official WeightedCrossEntropyLoss: mean of w·ℓ
+            )
             extra = {
                 **_weight_stats(w),
                 "meta_examples": float(cost),
@@ -202,7 +219,10 @@ def _arm(name, quick):
 @experiment(SLUG, seeds=tuple(range(10)), quick_seeds=(0, 1))
 def run(quick, seeds, progress):
     methods = [_arm(a, quick) for a in ARMS]
-    comparison = compare(methods, seeds, select="val_accuracy", quick=quick, progress=progress)
+    sel = None if quick else seeds[:SELECTION_SEEDS]
+    comparison = compare(
+        methods, seeds, select="val_accuracy", quick=quick, selection_seeds=sel, progress=progress
+    )
     premises = [
         Premise(
             "the noise hurts: ERM on the clean labels beats ERM on the noisy labels by more than three points",
