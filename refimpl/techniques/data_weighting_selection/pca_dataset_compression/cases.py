@@ -1,12 +1,13 @@
 """Reference cases of PCA's storage format and selection, worked by hand on 4×4 images: 2× average pooling,
 tiling four 2×2 tiles into one slot (row-major), decoding a slot back into four upsampled tiles, and the
-easiest / hardest examples per class."""
+easiest / hardest examples per class; and, for the benchmark's soft-label contrast, the tempered softmax and the
+distillation loss in closed form."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from . import combine, decode, downscale, select_per_class
+from . import combine, decode, downscale, kd_loss, select_per_class, soft_labels
 
 _MOD = "refimpl.techniques.data_weighting_selection.pca_dataset_compression"
 
@@ -66,4 +67,33 @@ def reference_cases() -> list:
             "goes to the lower index 3, hardest 5",
             function=f"{_MOD}.select_per_class",
         ),
+        ReferenceCase(
+            "soft_labels_temperature_2",
+            {"logits": np.array([[0.0, 2.0 * np.log(3.0)], [4.0, 4.0]]), "temperature": 2.0},
+            {"p": np.array([[0.25, 0.75], [0.5, 0.5]])},
+            lambda logits, temperature: {"p": soft_labels(logits, temperature)},
+            note="row 1: z/T = (0, ln 3), softmax = (1, 3)/4; row 2: equal logits give (1/2, 1/2)",
+            function=f"{_MOD}.soft_labels",
+        ),
+        ReferenceCase(
+            "kd_loss_temperature_2",
+            {
+                "output": np.array([[0.0, 0.0], [0.0, 2.0 * np.log(3.0)]]),
+                "target": np.array([[0.25, 0.75], [0.25, 0.75]]),
+                "temperature": 2.0,
+            },
+            {"loss": np.array(0.5 * (np.log(2.0) + (0.25 * np.log(4.0) + 0.75 * np.log(4.0 / 3.0))))},
+            lambda output, target, temperature: {"loss": kd_loss(_tensor(output), target, temperature)},
+            note="row 1: softmax(0, 0) = (1/2, 1/2), cross-entropy ln 2; row 2: softmax(0, ln 3) = (1/4, 3/4) "
+            "equals the target, so the cross-entropy is its entropy 0.25 ln 4 + 0.75 ln(4/3); the mean of the "
+            "two rows",
+            function=f"{_MOD}.kd_loss",
+            conventions={"reduction": "mean over the batch of −Σ p log softmax(z/T); no T² factor"},
+        ),
     ]
+
+
+def _tensor(a):
+    from .... import tensor
+
+    return tensor(a)
