@@ -60,6 +60,12 @@ EXEMPT = {
     "its own loss (any optimizer steps it)",
     "saf": "a training loss (the trajectory KL) used with plain SGD, and its SAM baseline needs the loss "
     "closure for a second gradient: neither is an optimizer stepped from .grad alone",
+    "tpsgd": "a training rule, not an optimizer: each layer regresses its output onto a fixed random "
+    "projection of the label with its own local loss (any optimizer steps it)",
+    "optimistic-omd": "an online learner over a constrained decision set (play, then update with a hint, "
+    "projected onto a ball or simplex), not a parameter optimizer; its first rounds are reference cases",
+    "sinkhorn-newton-sparse": "an entropic optimal-transport solver (Sinkhorn, then sparse Newton steps on "
+    "the dual potentials), not a parameter optimizer",
 }
 
 OPTIMIZERS = params(FAMILY, CONTRACTS, EXEMPT)
