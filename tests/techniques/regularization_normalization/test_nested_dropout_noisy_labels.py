@@ -146,24 +146,31 @@ def full():
     return recorded(SLUG)
 
 
-def test_full_run_premise_plain_training_memorises_noisy_labels():
+def test_full_run_premise_absent_at_the_validated_rate():
+    """With the rate grid widened to 5e-4, plain training selects 1e-3 on validation and at that rate fits
+    the wrong label on only about a quarter of the flipped examples by its last epoch (threshold: half), so
+    the premise — and with it every claim — is judged absent.  (At the 5e-3 it chose on the first grid it
+    memorised most of them.)  Nested dropout still fits fewer of them on every seed."""
     r = full()
-    mem = r.values("plain", "memorised_last_epoch")
-    assert min(mem) > 0.5, mem  # every seed fits the wrong label on most flipped training examples
-    nested = r.values("nested", "memorised_last_epoch")
-    assert np.mean(nested) < np.mean(mem), (nested, mem)  # nested dropout delays memorisation
+    assert not r.premises[0]["present"]
+    mem = np.asarray(r.values("plain", "memorised_last_epoch"))
+    assert 0.15 < mem.mean() < 0.5, mem
+    assert all(c["verdict"] == "premise absent" for c in r.claims)
+    nested = np.asarray(r.values("nested", "memorised_last_epoch"))
+    assert np.all(nested < mem), (nested, mem)
 
 
 def test_full_run_nested_dropout_delays_memorisation_without_early_stopping():
     """What nested dropout does on the toy (reported, not a claim of the margin): at the last epoch it has
-    fitted far fewer wrong labels than plain training, and its last-epoch test accuracy is far higher."""
+    fitted far fewer wrong labels than plain training, and its last-epoch test accuracy is higher on every
+    seed (early stopping on validation removes that difference, claim 1)."""
     r = full()
     mem = np.subtract(r.values("plain", "memorised_last_epoch"), r.values("nested", "memorised_last_epoch"))
     acc = np.subtract(
         r.values("nested", "test_accuracy_last_epoch"), r.values("plain", "test_accuracy_last_epoch")
     )
-    assert mem.min() > 0.5, mem
-    assert acc.min() > 0.1, acc
+    assert mem.min() > 0.1, mem
+    assert acc.min() > 0.0 and acc.mean() > 0.05, acc
 
 
 def test_full_run_nested_dropout_alone_does_not_beat_plain_at_the_validated_checkpoint():
@@ -181,9 +188,8 @@ def test_full_run_nested_plus_co_teaching_does_not_beat_co_teaching():
     assert iv["high"] < 0.01 and iv["low"] > -0.02, iv
 
 
-def test_full_run_co_teaching_fine_tune_over_nested_alone_is_unresolved():
-    """Claim (3): the fine-tune's gain over nested dropout alone is positive on average but its interval
-    still contains 0 over the seeds; it is not larger than 4 points."""
+def test_full_run_co_teaching_fine_tune_over_nested_alone():
+    """Claim (3): the fine-tune's gain over nested dropout alone is positive over the whole interval (about
+    1.8 points) but judged under the absent premise; it is not larger than 4 points."""
     iv = full().claim("The co-teaching fine-tune")["interval"]
-    assert iv["low"] < 0.0 < iv["high"] < 0.04, iv
-    assert iv["mean"] > 0.0, iv
+    assert 0.0 < iv["low"] and iv["high"] < 0.04, iv
