@@ -33,6 +33,12 @@ Fisher discriminant ratio of the training features (CE+WD > CE, at the validated
 accuracy over its first stage and balances the classifier's per-class norms (log head/tail norm ratio
 lower); the one-stage method beats two-stage WB; and its ETF classifier and feature regulariser add to
 the logit adjustment (one-stage > CE+WD+LA).
+Grids.  Weight decay 1e-5 … 2e-2 and the second stage's 1e-3 … 0.1: 1e-5 and 1e-3 were added after the
+first recording, when the grid-edge check found WB, CE+WD+LA and one-stage at the lowest decay then tried
+(1e-4) and WB's second stage at 5e-3.  The rate grid stops at 0.1, where most arms sit: 0.3 diverges for
+the linear classifier.  After the widening the decay arms pick 1e-5 again (CE+WD, WB's first stage,
+one-stage): on this toy the first stage wants almost no decay; the grid's end is the approach to none, so
+it was not widened further.
 """
 
 from __future__ import annotations
@@ -65,10 +71,10 @@ HEAD, TAIL = (0, 1, 2), (7, 8, 9)
 BETA, MAXNORM_T = 0.9999, 0.1  # official CB β and MaxNorm threshold
 FR = 0.01  # official features_regularization (jsons/*/first.json)
 LRS = [0.01, 0.03, 0.1]  # 0.3 diverges for the linear classifier (tried)
-WDS = [1e-4, 1e-3, 5e-3, 1e-2, 2e-2]  # includes the official 5e-3
+WDS = [1e-5, 1e-4, 1e-3, 5e-3, 1e-2, 2e-2]  # includes the official 5e-3
 WD_OFFICIAL = 5e-3
 TAUS = [0.1, 0.25, 0.5, 1.0, 1.5, 2.0]
-WD2S = [5e-3, 3e-2, 1e-1]  # includes the official 0.1
+WD2S = [1e-3, 5e-3, 3e-2, 1e-1]  # includes the official 0.1
 LR2S = [0.01, 0.03]  # includes the official 0.01
 ARMS = ("CE", "CE+WD", "CE+WD (λ=5e-3)", "WB", "CE+WD+LA", "one-stage")
 SELECTION_SEEDS = 3
