@@ -132,6 +132,8 @@ def _cmd_show(args) -> int:
         print(fill(line))
     for line in [] if r is None else r.grid_edges():
         print(fill(f"Grid edge: {line}"))
+    for line in [] if r is None else r.declared_limits():
+        print(fill(f"At a natural limit: {line}"))
     return 0
 
 

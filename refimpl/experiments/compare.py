@@ -27,7 +27,9 @@ class Method:
 
     `run(seed, **hparams)` returns a dict of finite metrics; `grid` maps each tuned hyperparameter to
     its candidates (full mode); `quick_grid` is the smaller grid quick mode uses (default: `grid`);
-    `fixed` holds hyperparameters passed to `run` but not tuned.
+    `fixed` holds hyperparameters passed to `run` but not tuned; `limits` declares a grid end that is a
+    natural limit, ``{name: ("lower" | "upper", why)}`` (a rank of 1, a penalty weight whose limit is no
+    penalty): a choice there is reported as such rather than as a grid to widen (`Result.grid_edges`).
     """
 
     name: str
@@ -35,6 +37,16 @@ class Method:
     grid: dict = dataclasses.field(default_factory=dict)
     quick_grid: dict | None = None
     fixed: dict = dataclasses.field(default_factory=dict)
+    limits: dict = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self):
+        for name, limit in self.limits.items():
+            if name not in self.grid:
+                raise ValueError(f"Method {self.name!r}: `limits` names {name!r}, which is not in the grid")
+            if not (isinstance(limit, (tuple, list)) and len(limit) == 2 and limit[0] in ("lower", "upper")):
+                raise ValueError(
+                    f"Method {self.name!r}: `limits[{name!r}]` must be ('lower' | 'upper', reason), got {limit!r}"
+                )
 
     def points(self, quick: bool) -> list[dict]:
         grid = self.grid if not quick or self.quick_grid is None else self.quick_grid
@@ -58,6 +70,7 @@ class Comparison:
     selection: list[dict]  # {"method", **hparams, "score"}: every grid point's validation score
     select: str
     maximize: bool
+    limits: dict = dataclasses.field(default_factory=dict)  # method -> {name: [side, why]} (Method.limits)
 
     def values(self, method: str, metric: str) -> list[float]:
         """`metric` of `method`, one value per seed in seed order."""
@@ -147,4 +160,5 @@ def compare(
             next(ticks, None)
     for _ in ticks:  # close the bar
         pass
-    return Comparison(names, seeds, rows, selected, selection, select, maximize)
+    limits = {m.name: {k: list(v) for k, v in m.limits.items()} for m in methods if m.limits}
+    return Comparison(names, seeds, rows, selected, selection, select, maximize, limits)

@@ -42,6 +42,7 @@ class Result:
     seconds: float = 0.0
     schema: int = SCHEMA_VERSION
     maximize: bool = True  # whether a higher `select` score was the better one
+    grid_limits: dict = dataclasses.field(default_factory=dict)  # method -> {name: [side, why]}
 
     # --- access ---------------------------------------------------------------------------------
     def values(self, method: str, metric: str) -> list[float]:
@@ -72,6 +73,14 @@ class Result:
         """One line per selected hyperparameter that sits at the lowest or highest of ≥ 3 numeric values
         tried for it (from `selection`): its optimum may lie outside the grid, so the grid should be
         widened before the verdict is trusted.  Empty when every choice is inside its grid."""
+        return [line for line, declared in self._edges() if not declared]
+
+    def declared_limits(self) -> list[str]:
+        """One line per selected hyperparameter at a grid end its method declared a natural limit
+        (`Method(limits=...)`), with the reason: reported, not a grid to widen."""
+        return [line for line, declared in self._edges() if declared]
+
+    def _edges(self) -> list[tuple[str, bool]]:
         out = []
         for method, chosen in self.selected.items():
             rows = [r for r in self.selection if r["method"] == method]
@@ -82,7 +91,10 @@ class Result:
                 lo, hi = min(tried), max(tried)
                 if value in (lo, hi):
                     side = "lowest" if value == lo else "highest"
-                    out.append(f"{method}: {name} = {value:g} is the {side} of the {len(tried)} values tried")
+                    line = f"{method}: {name} = {value:g} is the {side} of the {len(tried)} values tried"
+                    limit = self.grid_limits.get(method, {}).get(name)
+                    declared = limit is not None and limit[0] == ("lower" if value == lo else "upper")
+                    out.append((f"{line}, a declared limit: {limit[1]}" if declared else line, declared))
         return out
 
     @property
@@ -280,6 +292,7 @@ def finish(
         claims=judged_c,
         arrays={k: np.asarray(v) for k, v in (arrays or {}).items()},
         notes=dict(notes or {}),
+        grid_limits=dict(comparison.limits),
     )
     result.validate()
     return result

@@ -259,17 +259,60 @@ def test_experiments_run_with_one_blas_thread_whoever_calls_them(monkeypatch):
     assert seen == [{1}]
 
 
-def test_grid_edges_flag_a_choice_at_either_end_of_three_or_more_values():
-    from types import SimpleNamespace
-
+def _result_with(selected, selection, grid_limits=None):
     from refimpl.experiments.result import Result
 
+    r = Result.__new__(Result)
+    r.selected, r.selection, r.grid_limits = selected, selection, grid_limits or {}
+    return r
+
+
+def test_grid_edges_flag_a_choice_at_either_end_of_three_or_more_values():
     rows = [{"method": "a", "lr": lr, "wd": wd, "score": 0.0} for lr in (1e-3, 3e-3, 1e-2) for wd in (0, 1)]
     rows += [{"method": "b", "lr": lr, "score": 0.0} for lr in (1e-3, 3e-3, 1e-2)]
-    r = SimpleNamespace(
-        selected={"a": {"lr": 1e-2, "wd": 1}, "b": {"lr": 3e-3}, "c": {"kind": "x"}}, selection=rows
-    )
+    r = _result_with({"a": {"lr": 1e-2, "wd": 1}, "b": {"lr": 3e-3}, "c": {"kind": "x"}}, rows)
     # a's lr is the highest of three; its wd has only two values (no verdict); b is inside; c has no grid
-    assert Result.grid_edges(r) == ["a: lr = 0.01 is the highest of the 3 values tried"]
+    assert r.grid_edges() == ["a: lr = 0.01 is the highest of the 3 values tried"]
     r.selected["b"] = {"lr": 1e-3}
-    assert Result.grid_edges(r)[1] == "b: lr = 0.001 is the lowest of the 3 values tried"
+    assert r.grid_edges()[1] == "b: lr = 0.001 is the lowest of the 3 values tried"
+    assert r.declared_limits() == []
+
+
+def test_a_declared_natural_limit_is_reported_apart_only_on_its_own_side():
+    rows = [{"method": "a", "r": r_, "score": 0.0} for r_ in (1, 2, 4, 8)]
+    limits = {"a": {"r": ["lower", "no rank below 1"]}}
+    r = _result_with({"a": {"r": 1}}, rows, limits)
+    assert r.grid_edges() == []
+    assert r.declared_limits() == [
+        "a: r = 1 is the lowest of the 4 values tried, a declared limit: no rank below 1"
+    ]
+    r.selected["a"] = {"r": 8}  # the other end is not declared: still a grid to widen
+    assert r.grid_edges() == ["a: r = 8 is the highest of the 4 values tried"] and r.declared_limits() == []
+
+
+def test_method_limits_are_checked_and_carried_into_the_result():
+    from refimpl.experiments import Claim, Method, compare, finish
+
+    with pytest.raises(ValueError, match="not in the grid"):
+        Method("m", lambda seed, lr: {}, grid={"lr": [1, 2]}, limits={"wd": ("lower", "x")})
+    with pytest.raises(ValueError, match="lower"):
+        Method("m", lambda seed, lr: {}, grid={"lr": [1, 2]}, limits={"lr": ("left", "x")})
+
+    def run(seed, lam):
+        return {"val_accuracy": -lam, "test_accuracy": -lam + 0.01 * seed}
+
+    m = Method("m", run, grid={"lam": [0.0, 0.1, 1.0]}, limits={"lam": ("lower", "λ = 0 is no penalty")})
+    base = Method("b", lambda seed: {"val_accuracy": 0.0, "test_accuracy": -1.0})
+    res = finish(
+        "t",
+        compare([m, base], [0, 1, 2], progress=False),
+        claims=[Claim("m beats b", metric="test_accuracy", method="m", baseline="b")],
+        quick=False,
+        smoke=False,
+    )
+    assert res.grid_edges() == [] and "λ = 0 is no penalty" in res.declared_limits()[0]
+    from refimpl.experiments.result import Result
+
+    again = Result.from_json(res.to_json())
+    assert again.grid_limits == {"m": {"lam": ["lower", "λ = 0 is no penalty"]}}
+    assert again.declared_limits() == res.declared_limits()
