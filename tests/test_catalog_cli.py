@@ -389,11 +389,16 @@ def test_a_case_value_without_a_plain_json_form_is_an_error():
         case_arrays("s", [bad])
 
 
-def test_show_names_a_selection_at_a_grid_edge(capsys):
+def test_show_names_a_selection_at_a_grid_edge_and_at_a_declared_limit(capsys):
     from refimpl.experiments import recorded
 
-    slug = "ipm-covariate-balancing"  # linear balancing chose λ = 100, the top of its grid (documented)
+    slug = "rsq"  # GPTQ on the outlier attention chose damping 0.3, the top of its grid (documented)
     edges = recorded(slug).grid_edges()
-    assert any(line.startswith("linear balancing: lam = 100 is the highest") for line in edges)
+    assert any(line.startswith("GPTQ@outlier-attn: percdamp = 0.3 is the highest") for line in edges)
     assert cli.main(["show", slug]) == 0
-    assert "Grid edge: linear balancing: lam = 100" in capsys.readouterr().out
+    assert "Grid edge: GPTQ@outlier-attn: percdamp = 0.3" in " ".join(capsys.readouterr().out.split())
+    slug = "ipm-covariate-balancing"  # linear balancing chose λ = 100: declared, weights tend to uniform
+    assert recorded(slug).grid_edges() == []
+    assert cli.main(["show", slug]) == 0
+    out = " ".join(capsys.readouterr().out.split())  # (show wraps lines to the terminal's width)
+    assert "At a natural limit: linear balancing: lam = 100" in out and "the naive estimator" in out

@@ -148,7 +148,14 @@ def _arm(kind, fraction):
     if kind == "DBP":
         grid["temperature"] = TEMPERATURES
         quick_grid["temperature"] = [0.05]
-    return Method(arm_name(kind, fraction), run, grid=grid, quick_grid=quick_grid)
+    limits = {"temperature": ("lower", "τ → 0 gives hard quotas: the clusters ranked by complexity")}
+    return Method(
+        arm_name(kind, fraction),
+        run,
+        grid=grid,
+        quick_grid=quick_grid,
+        limits=limits if kind == "DBP" else {},
+    )
 
 
 @experiment(SLUG, seeds=tuple(range(8)), quick_seeds=(0, 1))

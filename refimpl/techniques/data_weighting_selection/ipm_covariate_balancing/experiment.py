@@ -130,7 +130,13 @@ def methods(quick: bool) -> list:
     return [
         Method("naive", _arm("naive")),
         Method("IPW (linear logistic)", _arm("ipw"), grid={"ridge": RIDGES}, quick_grid={"ridge": [1.0]}),
-        Method("linear balancing", _arm("linear"), grid={"lam": LAMS}, quick_grid={"lam": [1e-3]}),
+        Method(
+            "linear balancing",
+            _arm("linear"),
+            grid={"lam": LAMS},
+            quick_grid={"lam": [1e-3]},
+            limits={"lam": ("upper", "as λ grows the weights tend to uniform: the naive estimator")},
+        ),
         Method(
             "IPM balancing",
             _arm("ipm"),

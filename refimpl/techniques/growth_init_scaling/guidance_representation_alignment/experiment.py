@@ -187,18 +187,21 @@ def _methods(quick: bool) -> list:
             bind(_target_arm("FCN", None)),
             grid={"lr": LRS, "weight_decay": WEIGHT_DECAYS},
             quick_grid={**q, "weight_decay": [0.0]},
+            limits={"weight_decay": ("lower", "no decay")},
         ),
         Method(
             "FCN + trained CNN guide",
             bind(_target_arm("FCN + trained CNN guide", "trained")),
             grid={"lr": LRS, "alpha": ALPHAS},
             quick_grid={**q, "alpha": [1.0]},
+            limits={"alpha": ("lower", "α → 0 is the unguided FCN")},
         ),
         Method(
             "FCN + untrained CNN guide",
             bind(_target_arm("FCN + untrained CNN guide", "untrained")),
             grid={"lr": LRS, "alpha": ALPHAS},
             quick_grid={**q, "alpha": [1.0]},
+            limits={"alpha": ("lower", "α → 0 is the unguided FCN")},
         ),
     ]
 

@@ -160,7 +160,14 @@ def _arm(arm: str, depth: int, quick: bool) -> Method:
         train(model, task, lr=lr, epochs=_budget(quick)[1], seed=seed, batch_size=BATCH)
         return {**split_metrics(model, task), "test_accuracy_at_init": at_init}
 
-    return Method(_name(arm, depth), run, grid={"lr": LR_GRID}, quick_grid={"lr": QUICK_LR})
+    why = "a rate → 0 leaves the initialisation untrained"
+    return Method(
+        _name(arm, depth),
+        run,
+        grid={"lr": LR_GRID},
+        quick_grid={"lr": QUICK_LR},
+        limits={"lr": ("lower", why)},
+    )
 
 
 def _reference(quick: bool) -> Method:

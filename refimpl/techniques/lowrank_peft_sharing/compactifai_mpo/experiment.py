@@ -92,6 +92,7 @@ def _arm(kind: str, chi: int, quick: bool):
         run,
         grid={"lr": [3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1]},
         quick_grid={"lr": [1e-3]},
+        limits={"lr": ("lower", "a rate → 0 leaves the compressed model unhealed")},
     )
 
 

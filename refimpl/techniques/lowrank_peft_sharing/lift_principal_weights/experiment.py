@@ -69,7 +69,8 @@ def _arm(name: str, quick: bool):
                 seed, lr, prepare, pre_epochs=pre_epochs, epochs=epochs, full=name == "full FT"
             )
 
-    return Method(name, run, grid=grid, quick_grid=quick_grid)
+    limits = {"r": ("lower", "no rank below 1")} if "r" in grid else {}
+    return Method(name, run, grid=grid, quick_grid=quick_grid, limits=limits)
 
 
 ARMS = ["full FT", "head only", "LoRA r=2", *SPARSE]

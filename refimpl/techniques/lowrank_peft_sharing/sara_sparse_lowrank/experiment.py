@@ -101,7 +101,8 @@ def _sara_arm(name, quick, pre_epochs, epochs):
     grid, quick_grid = {"lr": [3e-3, 1e-2, 3e-2, 1e-1]}, {"lr": [1e-2]}
     if penalty:
         grid, quick_grid = {**grid, "lam": [1e-5, 3e-5, 1e-4, 5e-4, 2e-3]}, {**quick_grid, "lam": [5e-4]}
-    return Method(name, run, grid=grid, quick_grid=quick_grid)
+    limits = {"lam": ("lower", "λ → 0 switches the nuclear-norm penalty off")} if penalty else {}
+    return Method(name, run, grid=grid, quick_grid=quick_grid, limits=limits)
 
 
 def _arm(name: str, quick: bool):

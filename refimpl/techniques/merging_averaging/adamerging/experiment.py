@@ -203,12 +203,13 @@ def _arms(quick: bool):
         return run
 
     lr = {"lr": LRS}, {"lr": QUICK_LRS}
+    start = {"lr": ("lower", "a rate → 0 leaves the coefficients at their task-arithmetic start")}
     return [
         Method("individual", individual),
         Method("task-arithmetic", arithmetic, grid={"lam": TA_GRID}),
         Method("task-arithmetic-0.3", arithmetic, fixed={"lam": 0.3}),
-        Method("adamerging-task", ada("task"), grid=lr[0], quick_grid=lr[1]),
-        Method("adamerging-layer", ada("layer"), grid=lr[0], quick_grid=lr[1]),
+        Method("adamerging-task", ada("task"), grid=lr[0], quick_grid=lr[1], limits=start),
+        Method("adamerging-layer", ada("layer"), grid=lr[0], quick_grid=lr[1], limits=start),
     ]
 
 

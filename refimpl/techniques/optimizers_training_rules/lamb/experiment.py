@@ -161,7 +161,8 @@ def _arm(name: str, batch: int, quick: bool) -> Method:
         }
 
     grid = {"lr": LR_GRIDS[name]} if name == "Adam" else {"lr": LR_GRIDS[name], "weight_decay": WD_GRID}
-    return Method(f"{name}@{batch}", run, grid=grid, quick_grid=QUICK_GRIDS[name])
+    limits = {"weight_decay": ("lower", "the approach to no decay")} if "weight_decay" in grid else {}
+    return Method(f"{name}@{batch}", run, grid=grid, quick_grid=QUICK_GRIDS[name], limits=limits)
 
 
 @experiment(SLUG, seeds=range(8), quick_seeds=(0, 1))

@@ -237,7 +237,14 @@ def run(quick, seeds, progress):
         "CE+WD+LA": adjusted(False),
         "one-stage": adjusted(True),
     }
-    methods = [Method(a, runs[a], grid=grids[a]) for a in ARMS]
+
+    def limits(grid):
+        out = {"lr": ("upper", "0.3 diverges for the linear classifier")} if not quick else {}
+        if "wd" in grid and not quick:
+            out["wd"] = ("lower", "the approach to no decay")
+        return out
+
+    methods = [Method(a, runs[a], grid=grids[a], limits=limits(grids[a])) for a in ARMS]
     comparison = compare(
         methods,
         seeds,

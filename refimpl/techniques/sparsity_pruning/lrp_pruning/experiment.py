@@ -164,7 +164,8 @@ def _arm(name: str, quick: bool) -> Method:
     if fixed.get("rule") in ("epsilon", "composite"):
         grid = {**grid, "eps": EPS_GRID}
     quick_grid = {k: v[:1] if k == "eps" else v for k, v in grid.items()}
-    return Method(name, run, grid=grid, quick_grid=quick_grid, fixed=dict(fixed))
+    limits = {"eps": ("lower", "ε → 0 is the plain z rule")} if "eps" in grid else {}
+    return Method(name, run, grid=grid, quick_grid=quick_grid, fixed=dict(fixed), limits=limits)
 
 
 @experiment(SLUG, seeds=range(30), quick_seeds=(0, 1))

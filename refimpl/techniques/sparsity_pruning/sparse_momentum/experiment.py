@@ -126,7 +126,8 @@ def _arm(kind: str, density: float | None, epochs: int, traces: dict, trace_seed
             traces[(name, lr)] = {"val_curve": np.array(curve.values), "layer_density": layers}
         return out
 
-    return Method(name, run, grid=GRID, quick_grid=QUICK_GRID)
+    why = "above 0.2 dense and sparse-momentum training were unstable in a pilot run"
+    return Method(name, run, grid=GRID, quick_grid=QUICK_GRID, limits={"lr": ("upper", why)})
 
 
 def _add_metric(comparison, method: str, name: str, values) -> None:
