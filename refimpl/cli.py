@@ -166,7 +166,10 @@ def _run_package(t, args, out_dir) -> int:
     if t.plot is not None:
         from .plotting import save
 
-        for name, fig in t.plot(result).items():
+        figures = t.plot(result)
+        if not isinstance(figures, dict):  # a single figure is named after the technique
+            figures = {t.slug: figures}
+        for name, fig in figures.items():
             written.append(save(fig, os.path.join(out_dir, f"{name}.{args.plot_format}"), dpi=args.dpi))
     print(f"\n{result.seconds:.1f} s; wrote {path}")
     for p in written:

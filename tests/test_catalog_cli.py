@@ -126,6 +126,18 @@ def test_cli_run_quick_writes_table_and_plot(tmp_path, capsys, monkeypatch):
     assert list((tmp_path / SLUG).glob("*.png"))
 
 
+def test_cli_run_saves_a_single_figure_under_the_slug(tmp_path, capsys, monkeypatch):
+    """A `plot(result)` that returns one Figure (not a dict of them) is saved under the technique's slug."""
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    slug = "dpp-weighted-least-squares"
+    import matplotlib.figure
+
+    t = catalog.get(slug)
+    assert isinstance(t.plot(t.experiment.run(quick=True, progress=False)), matplotlib.figure.Figure)
+    assert cli.main(["run", slug, "--quick", "--no-progress", "--out", str(tmp_path)]) == 0
+    assert (tmp_path / slug / f"{slug}.png").is_file()
+
+
 # --- vectors: read back, check, honest paths ---------------------------------------------------------------
 GMP = "global-magnitude-pruning"
 
