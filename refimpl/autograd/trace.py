@@ -309,11 +309,20 @@ class _Tape:
                     lines.append(f"        if pg.shape != {shape!r}: pg = _unbroadcast(pg, {shape!r})")
                     lines.append(f"        {g(r)} = pg if {g(r)} is None else {g(r)} + pg")
                 else:
-                    leaf = name("leaf", r)
+                    leaf, dtype = name("leaf", r), name("dtype", r.data.dtype)
                     lines.append(
                         f"        if pg.shape != {leaf}.data.shape: pg = _unbroadcast(pg, {leaf}.data.shape)"
                     )
-                    lines.append(f"        _accumulate({leaf}, pg, given)")
+                    # a leaf's first gradient, a fresh array of its dtype, is kept as it is (`_accumulate`
+                    # inlined for that case, the usual one); anything else goes through `_accumulate`
+                    lines.append(
+                        f"        if {leaf}.grad is None and type(pg) is ndarray and pg.dtype is {dtype} "
+                        "and pg.base is None and id(pg) not in given:"
+                    )
+                    lines.append("            given.add(id(pg))")
+                    lines.append(f"            {leaf}.grad = pg")
+                    lines.append("        else:")
+                    lines.append(f"            _accumulate({leaf}, pg, given)")
         return lines
 
     def replay(self, inputs: list):
@@ -565,6 +574,7 @@ class CompiledStep:
         self._tapes = {}  # signature -> [first tape, replayable tape or None, checked?]
         self.stats = {"recorded": 0, "replayed": 0, "checked": 0, "eager": 0}
         self.fallback_reason = None  # why a fallback=True step went back to eager mode for good
+        self._last = None  # ((shape, dtype) per argument, tape) of the last replay with arrays only
         functools.update_wrapper(self, fn)
 
     def source(self) -> str:
@@ -628,6 +638,15 @@ class CompiledStep:
         return tape, result
 
     def __call__(self, *args, **kwargs):
+        last = self._last
+        if last is not None and not kwargs and len(args) == len(last[0]):
+            # the common case, a loop calling the step on same-shaped arrays: skip building the signature
+            for a, (shape, dtype) in zip(args, last[0]):
+                if type(a) is not np.ndarray or a.shape != shape or a.dtype != dtype:
+                    break
+            else:
+                self.stats["replayed"] += 1
+                return last[1].replay(args)
         if self.fallback_reason is not None:
             self.stats["eager"] += 1
             return self.fn(*args, **kwargs)
@@ -638,6 +657,7 @@ class CompiledStep:
         except TraceError as e:  # raised only after a complete eager call: its result stands
             self.fallback_reason = str(e)
             self._tapes.clear()
+            self._last = None
             return e.result
 
     def _call(self, args, kwargs):
@@ -667,6 +687,8 @@ class CompiledStep:
             self.stats["checked"] += 1
             return self._replay_checked(tape, args, kwargs, arrays)
         self.stats["replayed"] += 1
+        if not kwargs and len(arrays) == len(args) and all(type(a) is np.ndarray for a in args):
+            self._last = (tuple((a.shape, a.dtype) for a in arrays), tape)
         return tape.replay(arrays)
 
     def _replay_checked(self, tape, args, kwargs, arrays):

@@ -443,3 +443,50 @@ def test_quick_runs_of_the_harness_compile_their_training_steps():
         with pytest.raises(RuntimeError, match="stop here"):
             run(quick=quick)
     assert modes == [True, False] and COMPILE_STEPS.get() is False
+
+
+def test_replay_never_hands_one_gradient_array_to_two_leaves():
+    """`a + b` gives both inputs the same upstream array: the replayed backward, like the eager one, keeps
+    each leaf's .grad its own array, so an in-place change of one (a clip) cannot reach the other."""
+    a = rf.tensor(np.ones(3, np.float32), requires_grad=True)
+    b = rf.tensor(np.ones(3, np.float32), requires_grad=True)
+    opt = optim.SGD([a, b], lr=0.1)  # only its zero_grad is used
+
+    @rf.compile
+    def step(x):
+        opt.zero_grad()
+        loss = ((a + b) * rf.tensor(x)).sum()
+        loss.backward()
+        return loss
+
+    x = np.arange(3, dtype=np.float32)
+    for _ in range(5):
+        step(x)
+    assert step.stats["replayed"] >= 2
+    assert a.grad is not b.grad and not np.shares_memory(a.grad, b.grad)
+    a.grad *= 0
+    np.testing.assert_array_equal(b.grad, x)
+
+
+def test_fast_path_replays_only_the_recorded_shapes_and_dtypes():
+    """After a replay, a call with the same array shapes and dtypes skips building the signature; any
+    other argument (a new shape, a new dtype, a Tensor, a keyword) goes the documented slow way."""
+    w = rf.tensor(np.ones(2), requires_grad=True)
+    opt = optim.SGD([w], lr=0.1)  # only its zero_grad is used
+
+    @rf.compile
+    def f(x):
+        opt.zero_grad()
+        loss = (w * rf.tensor(x)).sum()
+        loss.backward()
+        return loss
+
+    for _ in range(4):
+        assert float(f(np.array([1.0, 2.0])).data) == 3.0
+    replayed = f.stats["replayed"]
+    assert float(f(np.array([3.0, 4.0])).data) == 7.0 and f.stats["replayed"] == replayed + 1
+    recorded = f.stats["recorded"]
+    assert float(f(np.array([1.0, 2.0], np.float32)).data) == 3.0  # a new dtype: recorded anew
+    assert f.stats["recorded"] == recorded + 1
+    assert float(f(rf.tensor(np.array([2.0, 2.0]))).data) == 4.0
+    np.testing.assert_array_equal(w.grad, [2.0, 2.0])
