@@ -258,7 +258,7 @@ def plot(result) -> dict:
     ax.set_ylim(0.2, 30)
     ax.set_xlabel("α = P / N")
     ax.set_ylabel("generalization error")
-    ax.set_title("overtraining peaks at α = 1", fontsize=9)
+    ax.set_title("errors against α (line: the converged error in theory)", fontsize=9)
     ax.legend(fontsize=7)
     fig.tight_layout()
     return {SLUG: fig}
