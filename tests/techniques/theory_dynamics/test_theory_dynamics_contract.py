@@ -16,6 +16,7 @@ import pytest
 from contracts import params
 
 from refimpl.techniques.theory_dynamics import advani_saxe_dynamics as AS
+from refimpl.techniques.theory_dynamics import icl_linear_gd as ICL
 from refimpl.techniques.theory_dynamics import ntk as NTK
 
 FAMILY = "theory-dynamics"
@@ -43,12 +44,25 @@ def _ntk_simulate(seed):
     return NTK.TwoLayerReLU(2000, rng=seed).ntk(_NTK_X)
 
 
+def _icl_predict():
+    best = ICL.optimal_gd_step(10, 5, 0.1)
+    return np.array([best["eta"], best["mse"]])
+
+
+def _icl_simulate(seed):
+    t = ICL.sample_tasks(20_000, 10, 5, noise=0.1, rng=seed)
+    a = ICL.gd_prediction(t["X"], t["y"], t["xq"], 1.0)
+    eta = np.sum(a * t["yq"]) / np.sum(a * a)
+    return np.array([eta, np.mean((eta * a - t["yq"]) ** 2) / np.mean(t["yq"] ** 2)])
+
+
 CONTRACTS = {
     "advani-saxe-dynamics": {
         "predict": _advani_saxe_predict,
         "simulate": _advani_saxe_simulate,
         "rtol": 0.05,
     },
+    "icl-linear-gd": {"predict": _icl_predict, "simulate": _icl_simulate, "rtol": 0.02},
     "ntk": {"predict": lambda: NTK.analytic_ntk(_NTK_X), "simulate": _ntk_simulate, "rtol": 0.02},
 }
 EXEMPT = {}
