@@ -18,6 +18,7 @@ from contracts import params
 from refimpl.techniques.theory_dynamics import advani_saxe_dynamics as AS
 from refimpl.techniques.theory_dynamics import icl_linear_gd as ICL
 from refimpl.techniques.theory_dynamics import ntk as NTK
+from refimpl.techniques.theory_dynamics import rf_more_is_better as RF
 
 FAMILY = "theory-dynamics"
 N_DRAWS = 12
@@ -56,6 +57,23 @@ def _icl_simulate(seed):
     return np.array([eta, np.mean((eta * a - t["yq"]) ** 2) / np.mean(t["yq"] ** 2)])
 
 
+def _rf_teacher(X):
+    return X[:, 0] + 2.0 * X[:, 1] * X[:, 2]
+
+
+def _rf_predict():
+    XM = RF.sphere(1500, 4, 100)
+    lam, v = RF.nystrom_eigensystem(RF.relu_kernel(XM), _rf_teacher(XM))
+    return np.array([RF.omniscient_risk(lam, v, 64, 0.05, 0.1)["test"]])
+
+
+def _rf_simulate(seed):
+    rng = np.random.default_rng(seed)
+    X, Z = RF.sphere(64, 4, rng), RF.sphere(2000, 4, rng)
+    y, yz = (_rf_teacher(A) + np.sqrt(0.1) * rng.normal(size=len(A)) for A in (X, Z))
+    return np.array([np.mean((RF.krr(RF.relu_kernel(X), RF.relu_kernel(Z, X), y, 0.05) - yz) ** 2)])
+
+
 CONTRACTS = {
     "advani-saxe-dynamics": {
         "predict": _advani_saxe_predict,
@@ -63,6 +81,7 @@ CONTRACTS = {
         "rtol": 0.05,
     },
     "icl-linear-gd": {"predict": _icl_predict, "simulate": _icl_simulate, "rtol": 0.02},
+    "rf-more-is-better": {"predict": _rf_predict, "simulate": _rf_simulate, "rtol": 0.05},
     "ntk": {"predict": lambda: NTK.analytic_ntk(_NTK_X), "simulate": _ntk_simulate, "rtol": 0.02},
 }
 EXEMPT = {}
