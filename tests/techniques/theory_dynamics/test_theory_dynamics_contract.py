@@ -19,6 +19,7 @@ from refimpl.techniques.theory_dynamics import advani_saxe_dynamics as AS
 from refimpl.techniques.theory_dynamics import icl_linear_gd as ICL
 from refimpl.techniques.theory_dynamics import ntk as NTK
 from refimpl.techniques.theory_dynamics import rf_more_is_better as RF
+from refimpl.techniques.theory_dynamics import self_distillation_krr as SD
 
 FAMILY = "theory-dynamics"
 N_DRAWS = 12
@@ -74,6 +75,22 @@ def _rf_simulate(seed):
     return np.array([np.mean((RF.krr(RF.relu_kernel(X), RF.relu_kernel(Z, X), y, 0.05) - yz) ** 2)])
 
 
+_SD_K = SD.rbf_kernel(np.linspace(0, 1, 15), bandwidth=0.15)
+_SD_ROUNDS = (1, 3, 10)
+
+
+def _sd_predict():
+    """E‖f_t(X)‖² for labels y ~ N(0, I): Σ_i c_{t,i}² (each eigencomponent of y has unit variance)."""
+    c = SD.distillation_factors(np.linalg.eigvalsh(_SD_K), 0.1, 0.3, max(_SD_ROUNDS))
+    return np.array([np.sum(c[t - 1] ** 2) for t in _SD_ROUNDS])
+
+
+def _sd_simulate(seed):
+    y = np.random.default_rng(seed).normal(size=(200, 15))
+    fits = np.array([SD.self_distill(_SD_K, _SD_K, yy, 0.1, 0.3, max(_SD_ROUNDS)) for yy in y])
+    return np.array([np.mean(np.sum(fits[:, t - 1] ** 2, axis=1)) for t in _SD_ROUNDS])
+
+
 CONTRACTS = {
     "advani-saxe-dynamics": {
         "predict": _advani_saxe_predict,
@@ -82,6 +99,7 @@ CONTRACTS = {
     },
     "icl-linear-gd": {"predict": _icl_predict, "simulate": _icl_simulate, "rtol": 0.02},
     "rf-more-is-better": {"predict": _rf_predict, "simulate": _rf_simulate, "rtol": 0.05},
+    "self-distillation-krr": {"predict": _sd_predict, "simulate": _sd_simulate, "rtol": 0.05},
     "ntk": {"predict": lambda: NTK.analytic_ntk(_NTK_X), "simulate": _ntk_simulate, "rtol": 0.02},
 }
 EXEMPT = {}
