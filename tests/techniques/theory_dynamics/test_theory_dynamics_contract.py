@@ -20,6 +20,7 @@ from refimpl.techniques.theory_dynamics import icl_linear_gd as ICL
 from refimpl.techniques.theory_dynamics import ntk as NTK
 from refimpl.techniques.theory_dynamics import rf_more_is_better as RF
 from refimpl.techniques.theory_dynamics import self_distillation_krr as SD
+from refimpl.techniques.theory_dynamics import subgm_small_init as SG
 
 FAMILY = "theory-dynamics"
 N_DRAWS = 12
@@ -91,6 +92,14 @@ def _sd_simulate(seed):
     return np.array([np.mean(np.sum(fits[:, t - 1] ** 2, axis=1)) for t in _SD_ROUNDS])
 
 
+_SG_X = np.array([[2.0, 1.0, 0.0], [1.0, 1.0, 0.0], [0.0, 0.0, 0.5]])
+
+
+def _sg_simulate(seed):
+    A = np.random.default_rng(seed).normal(size=(20_000, 3, 3))
+    return np.tensordot(np.sign(np.einsum("mij,ij->m", A, _SG_X)), A, axes=1) / len(A)
+
+
 CONTRACTS = {
     "advani-saxe-dynamics": {
         "predict": _advani_saxe_predict,
@@ -100,6 +109,11 @@ CONTRACTS = {
     "icl-linear-gd": {"predict": _icl_predict, "simulate": _icl_simulate, "rtol": 0.02},
     "rf-more-is-better": {"predict": _rf_predict, "simulate": _rf_simulate, "rtol": 0.05},
     "self-distillation-krr": {"predict": _sd_predict, "simulate": _sd_simulate, "rtol": 0.05},
+    "subgm-small-init": {
+        "predict": lambda: SG.expected_sign_measurement(_SG_X),
+        "simulate": _sg_simulate,
+        "rtol": 0.03,
+    },
     "ntk": {"predict": lambda: NTK.analytic_ntk(_NTK_X), "simulate": _ntk_simulate, "rtol": 0.02},
 }
 EXEMPT = {}
