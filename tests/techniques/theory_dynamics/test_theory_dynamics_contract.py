@@ -21,6 +21,7 @@ from refimpl.techniques.theory_dynamics import ntk as NTK
 from refimpl.techniques.theory_dynamics import rf_more_is_better as RF
 from refimpl.techniques.theory_dynamics import self_distillation_krr as SD
 from refimpl.techniques.theory_dynamics import subgm_small_init as SG
+from refimpl.techniques.theory_dynamics import transformers_as_svm as TS
 
 FAMILY = "theory-dynamics"
 N_DRAWS = 12
@@ -100,6 +101,16 @@ def _sg_simulate(seed):
     return np.tensordot(np.sign(np.einsum("mij,ij->m", A, _SG_X)), A, axes=1) / len(A)
 
 
+_TS = (np.array([[[1.0, 0.0], [0.0, 1.0]]]), np.array([[1.0, 0.0]]), np.array([1.0]), np.array([1.0, 0.0]))
+
+
+def _ts_simulate(seed):
+    X, z, y, v = _TS
+    init = 0.1 * np.random.default_rng(seed).normal(size=(2, 2))
+    W, _ = TS.train_attention(X, z, y, v, lr=0.01, steps=2000, init=init)
+    return W / np.linalg.norm(W)
+
+
 CONTRACTS = {
     "advani-saxe-dynamics": {
         "predict": _advani_saxe_predict,
@@ -112,6 +123,11 @@ CONTRACTS = {
     "subgm-small-init": {
         "predict": lambda: SG.expected_sign_measurement(_SG_X),
         "simulate": _sg_simulate,
+        "rtol": 0.03,
+    },
+    "transformers-as-svm": {
+        "predict": lambda: np.array([[1.0, 0.0], [-1.0, 0.0]]) / np.sqrt(2),  # the hand Att-SVM, normalized
+        "simulate": _ts_simulate,
         "rtol": 0.03,
     },
     "ntk": {"predict": lambda: NTK.analytic_ntk(_NTK_X), "simulate": _ntk_simulate, "rtol": 0.02},
