@@ -19,6 +19,7 @@ from refimpl.techniques.theory_dynamics import advani_saxe_dynamics as AS
 from refimpl.techniques.theory_dynamics import icl_linear_gd as ICL
 from refimpl.techniques.theory_dynamics import ntk as NTK
 from refimpl.techniques.theory_dynamics import rf_more_is_better as RF
+from refimpl.techniques.theory_dynamics import scale_mixture_nngp as SM
 from refimpl.techniques.theory_dynamics import self_distillation_krr as SD
 from refimpl.techniques.theory_dynamics import subgm_small_init as SG
 from refimpl.techniques.theory_dynamics import transformers_as_svm as TS
@@ -111,6 +112,18 @@ def _ts_simulate(seed):
     return W / np.linalg.norm(W)
 
 
+_SM_X = np.array([-1.0, 0.5])
+
+
+def _sm_predict():
+    """Var f(x) = E σ² · k(x, x) = b k/(a − 1) for σ² ~ InvGamma(a = 4, b = 3)."""
+    return 3.0 * np.diag(SM.nngp_kernel(_SM_X)) / 3.0
+
+
+def _sm_simulate(seed):
+    return np.var(SM.sample_wide_networks(_SM_X, 4000, 300, a=4.0, b=3.0, rng=seed), axis=0)
+
+
 CONTRACTS = {
     "advani-saxe-dynamics": {
         "predict": _advani_saxe_predict,
@@ -119,6 +132,7 @@ CONTRACTS = {
     },
     "icl-linear-gd": {"predict": _icl_predict, "simulate": _icl_simulate, "rtol": 0.02},
     "rf-more-is-better": {"predict": _rf_predict, "simulate": _rf_simulate, "rtol": 0.05},
+    "scale-mixture-nngp": {"predict": _sm_predict, "simulate": _sm_simulate, "rtol": 0.05},
     "self-distillation-krr": {"predict": _sd_predict, "simulate": _sd_simulate, "rtol": 0.05},
     "subgm-small-init": {
         "predict": lambda: SG.expected_sign_measurement(_SG_X),
