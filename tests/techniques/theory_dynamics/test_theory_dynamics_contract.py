@@ -23,6 +23,7 @@ from refimpl.techniques.theory_dynamics import scale_mixture_nngp as SM
 from refimpl.techniques.theory_dynamics import self_distillation_krr as SD
 from refimpl.techniques.theory_dynamics import subgm_small_init as SG
 from refimpl.techniques.theory_dynamics import transformers_as_svm as TS
+from refimpl.techniques.theory_dynamics import wide_cnn_kernel as WC
 
 FAMILY = "theory-dynamics"
 N_DRAWS = 12
@@ -124,6 +125,15 @@ def _sm_simulate(seed):
     return np.var(SM.sample_wide_networks(_SM_X, 4000, 300, a=4.0, b=3.0, rng=seed), axis=0)
 
 
+_WC_X = np.random.default_rng(7).uniform(-1, 1, size=(3, 6))
+
+
+def _wc_simulate(seed):
+    """The empirical covariance of 400 teacher draws: its mean over seeds is the local kernel."""
+    draws = np.array([WC.sample_local_teacher(_WC_X, patch=2, rng=[seed, k]) for k in range(400)])
+    return draws.T @ draws / 400
+
+
 CONTRACTS = {
     "advani-saxe-dynamics": {
         "predict": _advani_saxe_predict,
@@ -142,6 +152,11 @@ CONTRACTS = {
     "transformers-as-svm": {
         "predict": lambda: np.array([[1.0, 0.0], [-1.0, 0.0]]) / np.sqrt(2),  # the hand Att-SVM, normalized
         "simulate": _ts_simulate,
+        "rtol": 0.03,
+    },
+    "wide-cnn-kernel": {
+        "predict": lambda: WC.local_kernel(_WC_X, patch=2),
+        "simulate": _wc_simulate,
         "rtol": 0.03,
     },
     "ntk": {"predict": lambda: NTK.analytic_ntk(_NTK_X), "simulate": _ntk_simulate, "rtol": 0.02},
