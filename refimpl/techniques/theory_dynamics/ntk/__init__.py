@@ -69,6 +69,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..kernels import arc_cosine
+
 CATALOG_ENTRY = {
     "slug": "ntk",
     "title": "Neural Tangent Kernel: Convergence and Generalization in Neural Networks",
@@ -168,18 +170,11 @@ def empirical_ntk(W, a, X, Z=None, scale: float | None = None) -> np.ndarray:
 
 def analytic_ntk(X, Z=None) -> np.ndarray:
     """Θ_∞(X, Z) of the bias-free one-hidden-layer ReLU net: the first arc-cosine kernel plus xᵀx' times the
-    zeroth."""
+    zeroth (`..kernels.arc_cosine`)."""
     X = np.asarray(X, dtype=np.float64)
     Z = X if Z is None else np.asarray(Z, dtype=np.float64)
-    nx, nz = np.linalg.norm(X, axis=1), np.linalg.norm(Z, axis=1)
-    if np.any(nx == 0) or np.any(nz == 0):
-        raise ValueError("analytic_ntk: inputs must be nonzero (the angle is undefined at 0)")
-    dot = X @ Z.T
-    cos = np.clip(dot / np.outer(nx, nz), -1.0, 1.0)
-    th = np.arccos(cos)
-    k1 = (np.sin(th) + (np.pi - th) * cos) / (2 * np.pi)
-    k0 = (np.pi - th) / (2 * np.pi)
-    return np.outer(nx, nz) * k1 + dot * k0
+    k0, k1 = arc_cosine(X, Z)
+    return k1 + (X @ Z.T) * k0
 
 
 def train_gd(net: TwoLayerReLU, X, y, lr: float, steps: int) -> list:

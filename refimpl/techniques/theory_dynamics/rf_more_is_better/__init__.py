@@ -52,6 +52,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import brentq
 
+from ..kernels import arc_cosine
+
 CATALOG_ENTRY = {
     "slug": "rf-more-is-better",
     "title": "More is Better in Modern Machine Learning: when Infinite Overparameterization is Optimal and "
@@ -104,13 +106,8 @@ def relu_features(X, W) -> np.ndarray:
 
 
 def relu_kernel(X, Z=None) -> np.ndarray:
-    """E_w[relu(wᵀx) relu(wᵀz)] for w ~ N(0, I): the first arc-cosine kernel."""
-    X = np.asarray(X, dtype=np.float64)
-    Z = X if Z is None else np.asarray(Z, dtype=np.float64)
-    nx, nz = np.linalg.norm(X, axis=1), np.linalg.norm(Z, axis=1)
-    cos = np.clip((X @ Z.T) / np.outer(nx, nz), -1.0, 1.0)
-    th = np.arccos(cos)
-    return np.outer(nx, nz) * (np.sin(th) + (np.pi - th) * cos) / (2 * np.pi)
+    """E_w[relu(wᵀx) relu(wᵀz)] for w ~ N(0, I): the first arc-cosine kernel (`..kernels.arc_cosine`)."""
+    return arc_cosine(X, Z)[1]
 
 
 def _ridge(name, delta):

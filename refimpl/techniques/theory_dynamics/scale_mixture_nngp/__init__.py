@@ -48,6 +48,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import gammaln
 
+from ..kernels import arc_cosine
+
 CATALOG_ENTRY = {
     "slug": "scale-mixture-nngp",
     "title": "Scale Mixtures of Neural Network Gaussian Processes",
@@ -91,13 +93,9 @@ def _with_bias(x):
 
 
 def nngp_kernel(x, z=None) -> np.ndarray:
-    """E_w[relu(wᵀx̃) relu(wᵀz̃)], x̃ = (x, 1): the one-hidden-layer ReLU NNGP kernel (first arc-cosine)."""
-    X = _with_bias(x)
-    Z = X if z is None else _with_bias(z)
-    nx, nz = np.linalg.norm(X, axis=1), np.linalg.norm(Z, axis=1)
-    cos = np.clip((X @ Z.T) / np.outer(nx, nz), -1.0, 1.0)
-    th = np.arccos(cos)
-    return np.outer(nx, nz) * (np.sin(th) + (np.pi - th) * cos) / (2 * np.pi)
+    """E_w[relu(wᵀx̃) relu(wᵀz̃)], x̃ = (x, 1): the one-hidden-layer ReLU NNGP kernel (first arc-cosine,
+    `..kernels.arc_cosine`)."""
+    return arc_cosine(_with_bias(x), None if z is None else _with_bias(z))[1]
 
 
 def _positive(name, value):
