@@ -23,7 +23,16 @@ import pytest
 
 from refimpl import catalog
 
-__all__ = ["BASELINE", "family_slugs", "slug_of", "check", "params"]
+__all__ = [
+    "BASELINE",
+    "family_slugs",
+    "slug_of",
+    "check",
+    "params",
+    "check_prediction_is_deterministic",
+    "check_simulation_is_random_but_reproducible",
+    "check_simulations_agree_with_prediction",
+]
 
 BASELINE = "baseline"  # the key prefix of a shared baseline (not a catalogue entry)
 
@@ -65,3 +74,40 @@ def params(family: str, contracts: dict, exempt: dict, where: Callable | None = 
         for key, adapter in sorted(contracts.items())
         if where is None or where(adapter)
     ]
+
+
+# --- the theory families' properties (a prediction against a simulation) --------------------------------
+# An adapter is {"predict": () → array, "simulate": seed → array (same shape), "rtol": float}: a small
+# instance of the technique's own setting.  `theory-dynamics` and `theory-generalization` both check these.
+
+
+def check_prediction_is_deterministic(key: str, adapter: dict) -> None:
+    """A finite prediction, the same array twice."""
+    import numpy as np
+
+    a, b = adapter["predict"](), adapter["predict"]()
+    assert np.all(np.isfinite(a)), key
+    np.testing.assert_array_equal(a, b)
+
+
+def check_simulation_is_random_but_reproducible(key: str, adapter: dict) -> None:
+    """The simulation depends on its seed (it is not a copy of the formula) and repeats for a fixed one."""
+    import numpy as np
+
+    s0, s0_again, s1 = adapter["simulate"](0), adapter["simulate"](0), adapter["simulate"](1)
+    np.testing.assert_array_equal(s0, s0_again)
+    assert not np.allclose(s0, s1), f"{key}: the simulation does not depend on the seed"
+    assert np.shape(s0) == np.shape(adapter["predict"]())
+
+
+def check_simulations_agree_with_prediction(key: str, adapter: dict, n_draws: int = 12) -> None:
+    """The mean of `n_draws` simulations is within `rtol` of the prediction, elementwise (relative to each
+    entry, or to the prediction's largest entry for entries near zero)."""
+    import numpy as np
+
+    mean = np.mean([adapter["simulate"](s) for s in range(n_draws)], axis=0)
+    predicted = adapter["predict"]()
+    scale = np.max(np.abs(predicted))
+    np.testing.assert_allclose(
+        mean, predicted, rtol=adapter["rtol"], atol=adapter["rtol"] * scale, err_msg=key
+    )

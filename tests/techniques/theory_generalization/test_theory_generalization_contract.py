@@ -1,0 +1,48 @@
+"""The theory-generalization family's contract over the registry (the form and the checks:
+`tests/techniques/contracts.py`, shared with theory-dynamics).
+
+An adapter is {"predict": () → array, "simulate": seed → array (same shape), "rtol": float}: a small instance of
+the technique's own setting.  Every technique must give a finite, deterministic prediction; simulations that
+vary with the seed and repeat for a fixed one; and agree with its prediction on average.
+"""
+
+import numpy as np
+import pytest
+from contracts import (
+    check_prediction_is_deterministic,
+    check_simulation_is_random_but_reproducible,
+    check_simulations_agree_with_prediction,
+    params,
+)
+
+from refimpl.techniques.theory_generalization import adaptive_data_analysis as AD
+
+FAMILY = "theory-generalization"
+N_DRAWS = 12
+
+
+def _ad_simulate(seed):
+    """Mean |answer − holdout mean| of Thresholdout when every query overflows: E|Lap(σ)| = σ."""
+    mech = AD.Thresholdout(0.0, 0.05, rng=seed)
+    return np.array([np.mean([abs(mech.query([0.0], [10.0]) - 10.0) for _ in range(500)])])
+
+
+CONTRACTS = {
+    "adaptive-data-analysis": {"predict": lambda: np.array([0.05]), "simulate": _ad_simulate, "rtol": 0.03},
+}
+EXEMPT = {}
+
+
+@pytest.mark.parametrize("key, adapter", params(FAMILY, CONTRACTS, EXEMPT))
+def test_prediction_is_finite_and_deterministic(key, adapter):
+    check_prediction_is_deterministic(key, adapter)
+
+
+@pytest.mark.parametrize("key, adapter", params(FAMILY, CONTRACTS, EXEMPT))
+def test_simulation_is_random_but_reproducible(key, adapter):
+    check_simulation_is_random_but_reproducible(key, adapter)
+
+
+@pytest.mark.parametrize("key, adapter", params(FAMILY, CONTRACTS, EXEMPT))
+def test_simulations_agree_with_the_prediction_on_average(key, adapter):
+    check_simulations_agree_with_prediction(key, adapter, N_DRAWS)
