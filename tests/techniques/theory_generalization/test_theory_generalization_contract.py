@@ -16,6 +16,7 @@ from contracts import (
 )
 
 from refimpl.techniques.theory_generalization import adaptive_data_analysis as AD
+from refimpl.techniques.theory_generalization import repeated_sampling_coverage as RS
 
 FAMILY = "theory-generalization"
 N_DRAWS = 12
@@ -27,8 +28,21 @@ def _ad_simulate(seed):
     return np.array([np.mean([abs(mech.query([0.0], [10.0]) - 10.0) for _ in range(500)])])
 
 
+_RS_KS = np.array([1, 4, 16])
+
+
+def _rs_simulate(seed):
+    p = np.random.default_rng(seed).beta(0.5, 2.0, 4000)
+    return np.array([np.mean(1 - (1 - p) ** k) for k in _RS_KS])
+
+
 CONTRACTS = {
     "adaptive-data-analysis": {"predict": lambda: np.array([0.05]), "simulate": _ad_simulate, "rtol": 0.03},
+    "repeated-sampling-coverage": {
+        "predict": lambda: RS.beta_coverage(_RS_KS, 0.5, 2.0),
+        "simulate": _rs_simulate,
+        "rtol": 0.02,
+    },
 }
 EXEMPT = {}
 
