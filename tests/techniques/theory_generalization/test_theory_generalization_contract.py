@@ -16,6 +16,7 @@ from contracts import (
 )
 
 from refimpl.techniques.theory_generalization import adaptive_data_analysis as AD
+from refimpl.techniques.theory_generalization import learning_curve_power_laws as LC
 from refimpl.techniques.theory_generalization import repeated_sampling_coverage as RS
 
 FAMILY = "theory-generalization"
@@ -36,8 +37,20 @@ def _rs_simulate(seed):
     return np.array([np.mean(1 - (1 - p) ** k) for k in _RS_KS])
 
 
+def _lc_simulate(seed):
+    """The fitted exponent of a noisy power law 2 m^(−1/2) (log-normal noise, unbiased on the log scale)."""
+    m = np.geomspace(10, 1000, 8)
+    err = 2 * m**-0.5 * np.exp(0.05 * np.random.default_rng(seed).normal(size=8))
+    return np.array([LC.fit_pure_power_law(m, err)["beta"]])
+
+
 CONTRACTS = {
     "adaptive-data-analysis": {"predict": lambda: np.array([0.05]), "simulate": _ad_simulate, "rtol": 0.03},
+    "learning-curve-power-laws": {
+        "predict": lambda: np.array([-0.5]),
+        "simulate": _lc_simulate,
+        "rtol": 0.03,
+    },
     "repeated-sampling-coverage": {
         "predict": lambda: RS.beta_coverage(_RS_KS, 0.5, 2.0),
         "simulate": _rs_simulate,
