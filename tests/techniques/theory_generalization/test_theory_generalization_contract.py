@@ -16,6 +16,7 @@ from contracts import (
 )
 
 from refimpl.techniques.theory_generalization import adaptive_data_analysis as AD
+from refimpl.techniques.theory_generalization import embedding_dim_limit as ED
 from refimpl.techniques.theory_generalization import learning_curve_power_laws as LC
 from refimpl.techniques.theory_generalization import repeated_sampling_coverage as RS
 
@@ -44,8 +45,21 @@ def _lc_simulate(seed):
     return np.array([LC.fit_pure_power_law(m, err)["beta"]])
 
 
+_ED_X = np.stack([np.cos(np.deg2rad([90.0, 210.0, 330.0])), np.sin(np.deg2rad([90.0, 210.0, 330.0]))], 1)
+
+
+def _ed_simulate(seed):
+    """For three documents 120° apart in d = 2, the share of random query directions whose top-2 is each pair:
+    a third each (the arcs between bisectors of the far sides are 120° wide)."""
+    Q = np.random.default_rng(seed).normal(size=(3000, 2))
+    pairs = ED.all_pairs(3)
+    top = np.sort(np.argsort(-(Q @ _ED_X.T), axis=1)[:, :2], axis=1)
+    return np.array([np.mean(np.all(top == p, axis=1)) for p in pairs])
+
+
 CONTRACTS = {
     "adaptive-data-analysis": {"predict": lambda: np.array([0.05]), "simulate": _ad_simulate, "rtol": 0.03},
+    "embedding-dim-limit": {"predict": lambda: np.full(3, 1 / 3), "simulate": _ed_simulate, "rtol": 0.03},
     "learning-curve-power-laws": {
         "predict": lambda: np.array([-0.5]),
         "simulate": _lc_simulate,
