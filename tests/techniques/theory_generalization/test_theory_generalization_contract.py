@@ -19,6 +19,7 @@ from refimpl.techniques.theory_generalization import adaptive_data_analysis as A
 from refimpl.techniques.theory_generalization import embedding_dim_limit as ED
 from refimpl.techniques.theory_generalization import learning_curve_power_laws as LC
 from refimpl.techniques.theory_generalization import repeated_sampling_coverage as RS
+from refimpl.techniques.theory_generalization import universality_lens as UL
 
 FAMILY = "theory-generalization"
 N_DRAWS = 12
@@ -57,6 +58,15 @@ def _ed_simulate(seed):
     return np.array([np.mean(np.all(top == p, axis=1)) for p in pairs])
 
 
+_UL_GRID = ((np.arange(1000) + 0.5) / 1000, np.ones(1000))
+
+
+def _ul_simulate(seed):
+    """The mean regret over 2000 sampled sequences (n = 100, θ* = 0.2) against the exact expectation."""
+    k = np.random.default_rng(seed).binomial(100, 0.2, 2000)
+    return np.array([np.mean(UL.mixture_regret(k, 100, *_UL_GRID, 0.2))])
+
+
 CONTRACTS = {
     "adaptive-data-analysis": {"predict": lambda: np.array([0.05]), "simulate": _ad_simulate, "rtol": 0.03},
     "embedding-dim-limit": {"predict": lambda: np.full(3, 1 / 3), "simulate": _ed_simulate, "rtol": 0.03},
@@ -69,6 +79,11 @@ CONTRACTS = {
         "predict": lambda: RS.beta_coverage(_RS_KS, 0.5, 2.0),
         "simulate": _rs_simulate,
         "rtol": 0.02,
+    },
+    "universality-lens": {
+        "predict": lambda: np.array([UL.expected_regret(0.2, 100, *_UL_GRID)]),
+        "simulate": _ul_simulate,
+        "rtol": 0.03,
     },
 }
 EXEMPT = {}
