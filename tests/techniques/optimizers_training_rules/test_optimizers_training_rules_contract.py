@@ -66,6 +66,8 @@ EXEMPT = {
     "projected onto a ball or simplex), not a parameter optimizer; its first rounds are reference cases",
     "sinkhorn-newton-sparse": "an entropic optimal-transport solver (Sinkhorn, then sparse Newton steps on "
     "the dual potentials), not a parameter optimizer",
+    "forward-gnn": "a layer-local training rule for GNNs (each layer fitted by its own single-forward loss "
+    "against class virtual nodes, stepped by Adam), not a parameter optimizer",
     "dp-fl-layerwise-clipping": "a DP federated-averaging protocol (client-update clipping, Gaussian noise on "
     "the average, a server step on lists of arrays) with its privacy accountant, not a parameter optimizer",
 }
