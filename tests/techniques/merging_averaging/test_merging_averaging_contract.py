@@ -24,6 +24,7 @@ from refimpl.techniques.merging_averaging import model_soups as ms
 from refimpl.techniques.merging_averaging import model_stock as mst
 from refimpl.techniques.merging_averaging import optimal_ensemble_qp as oe
 from refimpl.techniques.merging_averaging import quantile_aggregation as qa
+from refimpl.techniques.merging_averaging import reversible_model_merging as rmm
 from refimpl.techniques.merging_averaging import weight_matching_lmc as wm
 from refimpl.techniques.merging_averaging.state import average, evaluate_state, mlp_forward
 
@@ -72,6 +73,13 @@ def _optimal_ensemble(states, anchor):
     return P @ w
 
 
+def _reversible_first_task(states, anchor):
+    """RMM of the task vectors with one basis model, reverted to the first task."""
+    taus = [OrderedDict((k, s[k] - anchor[k]) for k in anchor) for s in states]
+    rec = rmm.reconstruct(rmm.reversible_merge(taus, 1), 0)
+    return OrderedDict((k, anchor[k] + rec[k]) for k in anchor)
+
+
 def _regression(sd):
     return mlp_forward(sd, X)[:, 0]  # the first output as a regression model's prediction
 
@@ -112,6 +120,7 @@ CONTRACTS = {
         "predict": lambda sd: mlp_forward(sd, X),
     },
     "weight-matching-lmc": {"merge": _weight_matching},
+    "reversible-model-merging": {"merge": _reversible_first_task},
 }
 EXEMPT = {}
 
