@@ -28,7 +28,7 @@ def reference_cases() -> list:
             inputs={
                 "threshold": 0.1,
                 "train": [[1.0, 0.0], [1.0, 0.0], [0.5, 0.5]],
-                "holdout": [[1.0, 1.0], [1.0, 0.0, 0.0, 1.0], [0.6, 0.6]],
+                "holdout": [[1.0, 1.0], [1.0, 0.0], [0.6, 0.6]],
             },
             expected={"answers": [1.0, 0.5, 0.5], "overflows": 1.0},
             compute=_noiseless,
