@@ -126,7 +126,10 @@ CONTRACTS = {
     "sparse-momentum": _sm,
     "st3-soft-threshold": _st3,
 }
-EXEMPT = {}
+EXEMPT = {
+    "llm-drop-attention": "removes whole attention/MLP sublayers of a transformer by a similarity score; "
+    "no weight sparsity of an MLP to reach or keep (its drops are tested in its own file)",
+}
 
 PRUNERS = params(FAMILY, CONTRACTS, EXEMPT)
 
