@@ -19,6 +19,7 @@ from contracts import family_slugs, params
 
 from refimpl import catalog
 from refimpl.techniques.merging_averaging import adamerging as am
+from refimpl.techniques.merging_averaging import concat_seed_representations as csr
 from refimpl.techniques.merging_averaging import experts_weights_averaging as ewa
 from refimpl.techniques.merging_averaging import model_soups as ms
 from refimpl.techniques.merging_averaging import model_stock as mst
@@ -97,6 +98,11 @@ def _quantile_aggregation(shape):
 CONTRACTS = {
     "adamerging:task-wise": {"merge": _task_arithmetic("task")},
     "adamerging:layer-wise": {"merge": _task_arithmetic("layer")},
+    # the concatenated representation read by the concatenated heads ([W_1..W_n]/n): an output-space merge
+    "concat-seed-representations": {
+        "merge": lambda states, anchor: csr.ensemble_logits(states, X),
+        "predict": lambda sd: mlp_forward(sd, X),
+    },
     "experts-weights-averaging:average": {"merge": _per_tensor(ewa.average_experts)},
     "experts-weights-averaging:ewa-step": {"merge": _per_tensor(lambda es: ewa.ewa_update(es, 0.3)[0])},
     "model-soups:uniform": {"merge": lambda states, anchor: ms.uniform_soup(states)},
