@@ -17,6 +17,7 @@ from contracts import (
 
 from refimpl.techniques.theory_generalization import adaptive_data_analysis as AD
 from refimpl.techniques.theory_generalization import embedding_dim_limit as ED
+from refimpl.techniques.theory_generalization import farms as FA
 from refimpl.techniques.theory_generalization import learning_curve_power_laws as LC
 from refimpl.techniques.theory_generalization import repeated_sampling_coverage as RS
 from refimpl.techniques.theory_generalization import universality_lens as UL
@@ -58,6 +59,11 @@ def _ed_simulate(seed):
     return np.array([np.mean(np.all(top == p, axis=1)) for p in pairs])
 
 
+def _fa_simulate(seed):
+    """The Hill α of a 200 × 400 Gaussian matrix's spectrum against the Marchenko–Pastur limit α_MP(½)."""
+    return np.array([FA.hill_alpha(FA.eigenvalues(np.random.default_rng(seed).normal(size=(200, 400))))])
+
+
 _UL_GRID = ((np.arange(1000) + 0.5) / 1000, np.ones(1000))
 
 
@@ -70,6 +76,7 @@ def _ul_simulate(seed):
 CONTRACTS = {
     "adaptive-data-analysis": {"predict": lambda: np.array([0.05]), "simulate": _ad_simulate, "rtol": 0.03},
     "embedding-dim-limit": {"predict": lambda: np.full(3, 1 / 3), "simulate": _ed_simulate, "rtol": 0.03},
+    "farms": {"predict": lambda: np.array([FA.mp_alpha(0.5)]), "simulate": _fa_simulate, "rtol": 0.02},
     "learning-curve-power-laws": {
         "predict": lambda: np.array([-0.5]),
         "simulate": _lc_simulate,
