@@ -19,6 +19,7 @@ from refimpl.techniques.theory_generalization import adaptive_data_analysis as A
 from refimpl.techniques.theory_generalization import embedding_dim_limit as ED
 from refimpl.techniques.theory_generalization import farms as FA
 from refimpl.techniques.theory_generalization import learning_curve_power_laws as LC
+from refimpl.techniques.theory_generalization import memorization_long_tail as ML
 from refimpl.techniques.theory_generalization import repeated_sampling_coverage as RS
 from refimpl.techniques.theory_generalization import universality_lens as UL
 
@@ -45,6 +46,24 @@ def _lc_simulate(seed):
     m = np.geomspace(10, 1000, 8)
     err = 2 * m**-0.5 * np.exp(0.05 * np.random.default_rng(seed).normal(size=8))
     return np.array([LC.fit_pure_power_law(m, err)["beta"]])
+
+
+_ML_PSI = ML.zipf_frequencies(200)
+
+
+def _ml_simulate(seed):
+    """The mean singleton mass of 400 samples of n = 100 draws from 200 Zipf subpopulations."""
+    rng = np.random.default_rng(seed)
+    return np.array(
+        [
+            np.mean(
+                [
+                    ML.singleton_mass(_ML_PSI, np.bincount(rng.choice(200, 100, p=_ML_PSI), minlength=200))
+                    for _ in range(400)
+                ]
+            )
+        ]
+    )
 
 
 _ED_X = np.stack([np.cos(np.deg2rad([90.0, 210.0, 330.0])), np.sin(np.deg2rad([90.0, 210.0, 330.0]))], 1)
@@ -81,6 +100,11 @@ CONTRACTS = {
         "predict": lambda: np.array([-0.5]),
         "simulate": _lc_simulate,
         "rtol": 0.03,
+    },
+    "memorization-long-tail": {
+        "predict": lambda: np.array([ML.expected_singleton_mass(_ML_PSI, 100)]),
+        "simulate": _ml_simulate,
+        "rtol": 0.02,
     },
     "repeated-sampling-coverage": {
         "predict": lambda: RS.beta_coverage(_RS_KS, 0.5, 2.0),
