@@ -20,6 +20,7 @@ from refimpl.techniques.theory_generalization import embedding_dim_limit as ED
 from refimpl.techniques.theory_generalization import farms as FA
 from refimpl.techniques.theory_generalization import learning_curve_power_laws as LC
 from refimpl.techniques.theory_generalization import memorization_long_tail as ML
+from refimpl.techniques.theory_generalization import prompt_pac_bayes as PB
 from refimpl.techniques.theory_generalization import repeated_sampling_coverage as RS
 from refimpl.techniques.theory_generalization import universality_lens as UL
 
@@ -66,6 +67,18 @@ def _ml_simulate(seed):
     )
 
 
+def _pb_simulate(seed):
+    """Among 10⁴ prompts drawn from the grammar (d = 4): the share that is `x0`, and the shares rooted at NOT and AND."""
+    prompts = PB.sample_prompts(10_000, 4, seed)
+    return np.array(
+        [
+            np.mean([p == ("x0",) for p in prompts]),
+            np.mean([p[0] == "NOT" for p in prompts]),
+            np.mean([p[0] == "AND" for p in prompts]),
+        ]
+    )
+
+
 _ED_X = np.stack([np.cos(np.deg2rad([90.0, 210.0, 330.0])), np.sin(np.deg2rad([90.0, 210.0, 330.0]))], 1)
 
 
@@ -105,6 +118,11 @@ CONTRACTS = {
         "predict": lambda: np.array([ML.expected_singleton_mass(_ML_PSI, 100)]),
         "simulate": _ml_simulate,
         "rtol": 0.02,
+    },
+    "prompt-pac-bayes": {
+        "predict": lambda: np.array([PB.P_LEAF / 4, PB.P_NOT, PB.P_AND]),
+        "simulate": _pb_simulate,
+        "rtol": 0.04,
     },
     "repeated-sampling-coverage": {
         "predict": lambda: RS.beta_coverage(_RS_KS, 0.5, 2.0),
