@@ -20,6 +20,7 @@ from refimpl.techniques.theory_generalization import embedding_dim_limit as ED
 from refimpl.techniques.theory_generalization import farms as FA
 from refimpl.techniques.theory_generalization import learning_curve_power_laws as LC
 from refimpl.techniques.theory_generalization import memorization_long_tail as ML
+from refimpl.techniques.theory_generalization import projection_head_theory as PH
 from refimpl.techniques.theory_generalization import prompt_pac_bayes as PB
 from refimpl.techniques.theory_generalization import repeated_sampling_coverage as RS
 from refimpl.techniques.theory_generalization import universality_lens as UL
@@ -79,6 +80,12 @@ def _pb_simulate(seed):
     )
 
 
+def _ph_simulate(seed):
+    """The sample cross-view moments E[x_k x⁺_k] of two features (a = 1, 2; ρ = 0.9, 0.5) from 4000 pairs."""
+    x, xp, _ = PH.sample_views([1.0, 2.0], [0.9, 0.5], 0.5, 0, 4000, seed)
+    return np.mean(x * xp, axis=0)
+
+
 _ED_X = np.stack([np.cos(np.deg2rad([90.0, 210.0, 330.0])), np.sin(np.deg2rad([90.0, 210.0, 330.0]))], 1)
 
 
@@ -118,6 +125,11 @@ CONTRACTS = {
         "predict": lambda: np.array([ML.expected_singleton_mass(_ML_PSI, 100)]),
         "simulate": _ml_simulate,
         "rtol": 0.02,
+    },
+    "projection-head-theory": {
+        "predict": lambda: np.diag(PH.population_moments([1.0, 2.0], [0.9, 0.5], 0.5)[0]),
+        "simulate": _ph_simulate,
+        "rtol": 0.03,
     },
     "prompt-pac-bayes": {
         "predict": lambda: np.array([PB.P_LEAF / 4, PB.P_NOT, PB.P_AND]),
