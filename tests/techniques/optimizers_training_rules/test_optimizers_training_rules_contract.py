@@ -66,6 +66,8 @@ EXEMPT = {
     "projected onto a ball or simplex), not a parameter optimizer; its first rounds are reference cases",
     "sinkhorn-newton-sparse": "an entropic optimal-transport solver (Sinkhorn, then sparse Newton steps on "
     "the dual potentials), not a parameter optimizer",
+    "ep-jacobian-homeostasis": "a gradient estimator (equilibrium propagation from nudged fixed points) and a "
+    "homeostatic penalty on the fixed-point Jacobian, stepped by SGD with momentum; not an optimizer",
     "forward-gnn": "a layer-local training rule for GNNs (each layer fitted by its own single-forward loss "
     "against class virtual nodes, stepped by Adam), not a parameter optimizer",
     "dp-fl-layerwise-clipping": "a DP federated-averaging protocol (client-update clipping, Gaussian noise on "
