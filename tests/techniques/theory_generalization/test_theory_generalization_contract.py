@@ -18,6 +18,7 @@ from contracts import (
 from refimpl.techniques.theory_generalization import adaptive_data_analysis as AD
 from refimpl.techniques.theory_generalization import embedding_dim_limit as ED
 from refimpl.techniques.theory_generalization import farms as FA
+from refimpl.techniques.theory_generalization import inductive_bias_complexity as IB
 from refimpl.techniques.theory_generalization import learning_curve_power_laws as LC
 from refimpl.techniques.theory_generalization import memorization_long_tail as ML
 from refimpl.techniques.theory_generalization import projection_head_theory as PH
@@ -103,6 +104,16 @@ def _fa_simulate(seed):
     return np.array([FA.hill_alpha(FA.eigenvalues(np.random.default_rng(seed).normal(size=(200, 400))))])
 
 
+_IB_RNG = np.random.default_rng(11)
+_IB_THETA = _IB_RNG.normal(size=9) / 3
+_IB_PHI = IB.trig_basis(_IB_RNG.uniform(size=(3, 2)), 1)
+
+
+def _ib_simulate(seed):
+    """The share of 20 000 conditioned reference draws (d = 2, M = 1, three points) with error ≤ 0.5."""
+    return np.array([np.mean(IB.conditional_errors(_IB_PHI, _IB_THETA, 1 / 9, 20_000, seed) <= 0.5)])
+
+
 _UL_GRID = ((np.arange(1000) + 0.5) / 1000, np.ones(1000))
 
 
@@ -116,6 +127,11 @@ CONTRACTS = {
     "adaptive-data-analysis": {"predict": lambda: np.array([0.05]), "simulate": _ad_simulate, "rtol": 0.03},
     "embedding-dim-limit": {"predict": lambda: np.full(3, 1 / 3), "simulate": _ed_simulate, "rtol": 0.03},
     "farms": {"predict": lambda: np.array([FA.mp_alpha(0.5)]), "simulate": _fa_simulate, "rtol": 0.02},
+    "inductive-bias-complexity": {
+        "predict": lambda: np.array([IB.fit_fraction(_IB_PHI, _IB_THETA, 0.5, 1 / 9)]),
+        "simulate": _ib_simulate,
+        "rtol": 0.03,
+    },
     "learning-curve-power-laws": {
         "predict": lambda: np.array([-0.5]),
         "simulate": _lc_simulate,
