@@ -24,6 +24,7 @@ from refimpl.techniques.theory_generalization import memorization_long_tail as M
 from refimpl.techniques.theory_generalization import projection_head_theory as PH
 from refimpl.techniques.theory_generalization import prompt_pac_bayes as PB
 from refimpl.techniques.theory_generalization import repeated_sampling_coverage as RS
+from refimpl.techniques.theory_generalization import statmech_continual_binary as SC
 from refimpl.techniques.theory_generalization import universality_lens as UL
 
 FAMILY = "theory-generalization"
@@ -114,6 +115,15 @@ def _ib_simulate(seed):
     return np.array([np.mean(IB.conditional_errors(_IB_PHI, _IB_THETA, 1 / 9, 20_000, seed) <= 0.5)])
 
 
+_SC_T1, _SC_T2 = SC.teacher_pair(60, 0.25, 0)
+
+
+def _sc_simulate(seed):
+    """The disagreement rate of two teachers (overlap 0.5) on 20 000 Gaussian inputs."""
+    X = np.random.default_rng(seed).normal(size=(20_000, 60))
+    return np.array([np.mean(np.sign(X @ _SC_T1) != np.sign(X @ _SC_T2))])
+
+
 _UL_GRID = ((np.arange(1000) + 0.5) / 1000, np.ones(1000))
 
 
@@ -156,6 +166,11 @@ CONTRACTS = {
         "predict": lambda: RS.beta_coverage(_RS_KS, 0.5, 2.0),
         "simulate": _rs_simulate,
         "rtol": 0.02,
+    },
+    "statmech-continual-binary": {
+        "predict": lambda: np.array([SC.generalization_error(_SC_T1, _SC_T2)]),
+        "simulate": _sc_simulate,
+        "rtol": 0.03,
     },
     "universality-lens": {
         "predict": lambda: np.array([UL.expected_regret(0.2, 100, *_UL_GRID)]),
