@@ -21,6 +21,7 @@ from contracts import (
 )
 
 from refimpl.techniques.theory_dynamics import advani_saxe_dynamics as AS
+from refimpl.techniques.theory_dynamics import grok_corrupted_modular as GC
 from refimpl.techniques.theory_dynamics import icl_linear_gd as ICL
 from refimpl.techniques.theory_dynamics import ntk as NTK
 from refimpl.techniques.theory_dynamics import rf_more_is_better as RF
@@ -32,6 +33,11 @@ from refimpl.techniques.theory_dynamics import wide_cnn_kernel as WC
 
 FAMILY = "theory-dynamics"
 N_DRAWS = 12
+
+
+def _gc_simulate(seed):
+    """The mean IPR of 400 neurons with i.i.d. Gaussian weights (p = 31)."""
+    return np.array([GC.ipr(np.random.default_rng(seed).normal(size=(400, 62)), 31).mean()])
 
 
 def _advani_saxe_steps():
@@ -144,6 +150,11 @@ CONTRACTS = {
         "predict": _advani_saxe_predict,
         "simulate": _advani_saxe_simulate,
         "rtol": 0.05,
+    },
+    "grok-corrupted-modular": {
+        "predict": lambda: np.array([GC.random_ipr(31)]),
+        "simulate": _gc_simulate,
+        "rtol": 0.02,
     },
     "icl-linear-gd": {"predict": _icl_predict, "simulate": _icl_simulate, "rtol": 0.02},
     "rf-more-is-better": {"predict": _rf_predict, "simulate": _rf_simulate, "rtol": 0.05},
