@@ -22,6 +22,7 @@ from contracts import (
 
 from refimpl.techniques.theory_dynamics import advani_saxe_dynamics as AS
 from refimpl.techniques.theory_dynamics import grok_corrupted_modular as GC
+from refimpl.techniques.theory_dynamics import hierarchical_polynomials as HP
 from refimpl.techniques.theory_dynamics import icl_linear_gd as ICL
 from refimpl.techniques.theory_dynamics import ntk as NTK
 from refimpl.techniques.theory_dynamics import rf_more_is_better as RF
@@ -38,6 +39,12 @@ N_DRAWS = 12
 def _gc_simulate(seed):
     """The mean IPR of 400 neurons with i.i.d. Gaussian weights (p = 31)."""
     return np.array([GC.ipr(np.random.default_rng(seed).normal(size=(400, 62)), 31).mean()])
+
+
+def _hp_simulate(seed):
+    """E[g(z) z] for g(z) = z³ and z ~ N(0, 1) (the feature coefficient c of a Gaussian feature), 20 000 draws."""
+    z = np.random.default_rng(seed).normal(size=20_000)
+    return np.array([np.mean(HP.link(z) * z)])
 
 
 def _advani_saxe_steps():
@@ -156,6 +163,7 @@ CONTRACTS = {
         "simulate": _gc_simulate,
         "rtol": 0.02,
     },
+    "hierarchical-polynomials": {"predict": lambda: np.array([3.0]), "simulate": _hp_simulate, "rtol": 0.05},
     "icl-linear-gd": {"predict": _icl_predict, "simulate": _icl_simulate, "rtol": 0.02},
     "rf-more-is-better": {"predict": _rf_predict, "simulate": _rf_simulate, "rtol": 0.05},
     "scale-mixture-nngp": {"predict": _sm_predict, "simulate": _sm_simulate, "rtol": 0.05},
