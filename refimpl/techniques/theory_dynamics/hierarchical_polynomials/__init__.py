@@ -65,7 +65,7 @@ CATALOG_ENTRY = {
     "family": "theory-dynamics",
     "notebook": "notebooks/theory-dynamics/hierarchical-polynomials.ipynb",
     "verified": "reconstructed",
-    "verification_note": "arXiv id confirmed (ICLR 2024; the catalogue's author line was not checked against it).  "
+    "verification_note": "arXiv id and authors confirmed (ICLR 2024 poster page).  "
     "From the abstract: targets h = g ∘ p with p of degree k and g of degree q over Gaussian inputs, a three-layer "
     "network trained layer-wise learning p from Õ(d^k) samples, against Θ̃(d^{kq}) for kernel methods.  The "
     "network is reduced here to an exact degree-2 first layer, a one-step middle layer and a polynomial top layer; "
