@@ -26,6 +26,7 @@ from refimpl.techniques.merging_averaging import model_stock as mst
 from refimpl.techniques.merging_averaging import optimal_ensemble_qp as oe
 from refimpl.techniques.merging_averaging import quantile_aggregation as qa
 from refimpl.techniques.merging_averaging import reversible_model_merging as rmm
+from refimpl.techniques.merging_averaging import sn_netv2_stitching as sn
 from refimpl.techniques.merging_averaging import weight_matching_lmc as wm
 from refimpl.techniques.merging_averaging.state import average, evaluate_state, mlp_forward
 
@@ -81,6 +82,12 @@ def _reversible_first_task(states, anchor):
     return OrderedDict((k, anchor[k] + rec[k]) for k in anchor)
 
 
+def _stitch_first_to_last(states, anchor):
+    pair = (states[0], states[-1])
+    stitches = sn.init_stitches(pair, X, len(SIZES) - 2, "ls")
+    return sn.stitched_forward(pair, stitches, ((0, 0, 1), (1, 1, len(SIZES) - 2)), X)
+
+
 def _regression(sd):
     return mlp_forward(sd, X)[:, 0]  # the first output as a regression model's prediction
 
@@ -127,6 +134,8 @@ CONTRACTS = {
     },
     "weight-matching-lmc": {"merge": _weight_matching},
     "reversible-model-merging": {"merge": _reversible_first_task},
+    # the first model stitched to the last (S→L after block 1, least squares on X): an output-space merge
+    "sn-netv2-stitching": {"merge": _stitch_first_to_last, "predict": lambda sd: mlp_forward(sd, X)},
 }
 EXEMPT = {}
 
