@@ -97,6 +97,22 @@ def _lrp(model, s):
     return {"kind": "static-units", "hook": lambda opt: B.enforce_masks_(model, opt)}
 
 
+def _ifm(model, s):
+    from refimpl.techniques.sparsity_pruning import iterative_feature_merging as m
+
+    m.merge_units(model, s)  # merged units: outgoing column masked (after folding), bias zeroed
+    return {"kind": "static-units", "hook": lambda opt: B.enforce_masks_(model, opt)}
+
+
+def _hesso(model, s):
+    from refimpl.techniques.sparsity_pruning import hesso as m
+
+    h = m.HESSO(model, s, start_step=0, pruning_steps=1, pruning_periods=1)
+    h.step()  # one period of one step: the chosen groups are projected to exactly zero
+    m.install_group_masks(model, h.pruned)  # freeze them (rows, biases and the consumers' columns)
+    return {"kind": "static-units", "hook": lambda opt: B.enforce_masks_(model, opt)}
+
+
 def _lost(model, s):
     """LOST is not a mask on a dense weight: its sparse part keeps a fixed set of input channels. The
     layers are rebuilt from the dense ones (rank 1); 'sparsity' = the fraction of channels left out."""
@@ -120,6 +136,8 @@ def _lost(model, s):
 
 CONTRACTS = {
     "global-magnitude-pruning": _gmp,
+    "hesso": _hesso,
+    "iterative-feature-merging": _ifm,
     "lost-lowrank-sparse": _lost,
     "lrp-pruning": _lrp,
     "perp": _perp,
@@ -127,6 +145,8 @@ CONTRACTS = {
     "st3-soft-threshold": _st3,
 }
 EXEMPT = {
+    "finercut": "removes whole attention/FFN sublayers of a transformer greedily by output distance; no weight "
+    "sparsity of an MLP to reach or keep (its removals are tested in its own file)",
     "llm-drop-attention": "removes whole attention/MLP sublayers of a transformer by a similarity score; "
     "no weight sparsity of an MLP to reach or keep (its drops are tested in its own file)",
 }
