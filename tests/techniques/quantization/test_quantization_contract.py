@@ -22,6 +22,7 @@ from contracts import params
 
 from refimpl import Tensor
 from refimpl.techniques.quantization import adaquant_calibtip as AQ
+from refimpl.techniques.quantization import eq_net as EQ
 from refimpl.techniques.quantization import fp_formats as FPF
 from refimpl.techniques.quantization import is_vit_sulq as IS
 from refimpl.techniques.quantization import layerwise_mixed_bits as LMB
@@ -138,6 +139,20 @@ def c_layerwise(x):
     }
 
 
+def c_eq_net(x):
+    s = EQ.init_step(x, 4)  # EQ-Net's 4-bit step sizes at their min–max start, per output channel
+    q = EQ.quantize_weight(x, s, 4)
+    v = x / s
+    return {
+        "q": q,
+        "again": lambda y: EQ.quantize_weight(y, s, 4),
+        "grid": lambda u: u / s,
+        "error": np.abs(x - q),
+        "bound": s / 2,
+        "inside": (v >= -8) & (v <= 7),
+    }
+
+
 def c_qfx(x):
     f = lambda y: QFX.fixed_point_cast(y, 5, 3)  # noqa: E731  (w = 5, f = 3: range [−2, 1.875])
     q = f(x)
@@ -165,6 +180,12 @@ def ste_adaquant():
     return f, STE_X, [1, 1, 0, 0, 1], None
 
 
+def ste_eq_net():
+    # EQ-Net's elastic quantizer at 2 bits, step 1: range [−2, 1]
+    f = lambda t: EQ.lsq_quantize_t(t, Tensor(np.array(1.0)), 2)  # noqa: E731
+    return f, STE_X, [1, 1, 0, 0, 1], [1.0, 1.0, 0.0, 0.0, 1.0]
+
+
 def ste_ofq():
     # documented exception: the official StatsQ passes the gradient everywhere (no clipping mask)
     x = np.array([[0.1, 5.0, -7.0, 0.2]])
@@ -174,6 +195,7 @@ def ste_ofq():
 CONTRACTS = {
     "adaquant-calibtip": {"quantize": c_adaquant, "ste": ste_adaquant},
     # SULQ rounds twice (to the Δ-grid of log₂(x + η), then to an integer exponent): no single step/2 bound
+    "eq-net": {"quantize": c_eq_net, "ste": ste_eq_net},
     "is-vit-sulq": {"quantize": c_is_vit, "half_step": False},
     "layerwise-mixed-bits": {"quantize": c_layerwise},
     "llm-fp4": {"quantize": c_llm_fp4},
