@@ -21,9 +21,11 @@ from refimpl.techniques.theory_generalization import farms as FA
 from refimpl.techniques.theory_generalization import inductive_bias_complexity as IB
 from refimpl.techniques.theory_generalization import learning_curve_power_laws as LC
 from refimpl.techniques.theory_generalization import memorization_long_tail as ML
+from refimpl.techniques.theory_generalization import pretraining_infinite_compute as PI
 from refimpl.techniques.theory_generalization import projection_head_theory as PH
 from refimpl.techniques.theory_generalization import prompt_pac_bayes as PB
 from refimpl.techniques.theory_generalization import repeated_sampling_coverage as RS
+from refimpl.techniques.theory_generalization import scaling_law_estimation as SL
 from refimpl.techniques.theory_generalization import statmech_continual_binary as SC
 from refimpl.techniques.theory_generalization import universality_lens as UL
 
@@ -124,6 +126,39 @@ def _sc_simulate(seed):
     return np.array([np.mean(np.sign(X @ _SC_T1) != np.sign(X @ _SC_T2))])
 
 
+_PI_N = np.geomspace(1e3, 1e6, 8)
+_PI_TRUE = np.array([0.4, 1.7])
+
+
+def _pi_simulate(seed):
+    """Fitted (α, E) of 30 N^(−0.4) + 1.7 with 0.2 % multiplicative noise."""
+    loss = PI.power_law(_PI_N, 30.0, *_PI_TRUE) * (
+        1 + 0.002 * np.random.default_rng(seed).normal(size=_PI_N.size)
+    )
+    fit = PI.fit_power_law(_PI_N, loss)
+    return np.array([fit["alpha"], fit["e"]])
+
+
+_SL_LAM, _SL_W = SL.teacher(256, 1.2, 1.5, [5, 5])
+_SL_N, _SL_B, _SL_LR, _SL_STEPS = 32, 4, 0.3, np.array([1, 10, 40])
+_SL_FLOOR = float(_SL_LAM[_SL_N:] @ _SL_W[_SL_N:] ** 2)
+
+
+def _sl_simulate(seed):
+    """The mean loss of 100 exact-minibatch SGD runs (N = 32, B = 4, η = 0.3) after 1, 10 and 40 steps."""
+    runs = [
+        SL.train_curve(
+            _SL_LAM[:_SL_N], _SL_W[:_SL_N], _SL_FLOOR, _SL_B, 40, [seed, r], lr=_SL_LR, exact_minibatch=True
+        )
+        for r in range(100)
+    ]
+    return np.mean(runs, axis=0)[_SL_STEPS - 1]
+
+
+def _sl_predict():
+    return SL.expected_loss_curve(_SL_LAM[:_SL_N], _SL_W[:_SL_N], _SL_FLOOR, _SL_B, 40, _SL_LR)[_SL_STEPS - 1]
+
+
 _UL_GRID = ((np.arange(1000) + 0.5) / 1000, np.ones(1000))
 
 
@@ -152,6 +187,11 @@ CONTRACTS = {
         "simulate": _ml_simulate,
         "rtol": 0.02,
     },
+    "pretraining-infinite-compute": {
+        "predict": lambda: _PI_TRUE.copy(),
+        "simulate": _pi_simulate,
+        "rtol": 0.05,
+    },
     "projection-head-theory": {
         "predict": lambda: np.diag(PH.population_moments([1.0, 2.0], [0.9, 0.5], 0.5)[0]),
         "simulate": _ph_simulate,
@@ -167,6 +207,7 @@ CONTRACTS = {
         "simulate": _rs_simulate,
         "rtol": 0.02,
     },
+    "scaling-law-estimation": {"predict": _sl_predict, "simulate": _sl_simulate, "rtol": 0.03},
     "statmech-continual-binary": {
         "predict": lambda: np.array([SC.generalization_error(_SC_T1, _SC_T2)]),
         "simulate": _sc_simulate,
