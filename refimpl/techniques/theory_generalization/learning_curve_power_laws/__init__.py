@@ -15,8 +15,9 @@ size tuned), and find across domains
 
 a "power-law region" between a small-data region (best-guess error) and an irreducible-error floor γ.  The
 exponent is what the domain decides; the fit on small m extrapolates (`fit_power_law`, nonlinear least squares on
-the log errors; `fit_pure_power_law` is the same without the floor — the ablation).  The best model size grows
-sub-linearly, :math:`s^\ast(m) \propto m^{\delta}` with δ < 1 (`growth_exponent`).
+the log errors through the family's shared `fitting` module; `fit_pure_power_law` is the same without the floor —
+the ablation).  The best model size grows sub-linearly, :math:`s^\ast(m) \propto m^{\delta}` with δ < 1
+(`growth_exponent`).
 
 What is reconstructed
 ---------------------
@@ -31,10 +32,9 @@ Notebook: notebooks/theory-generalization/learning-curve-power-laws.ipynb
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
-from scipy.optimize import OptimizeWarning, curve_fit
+
+from .. import fitting
 
 CATALOG_ENTRY = {
     "slug": "learning-curve-power-laws",
@@ -73,42 +73,24 @@ def _check(m, err):
     return m, err
 
 
+def _in_paper_symbols(fit) -> dict:
+    """The family's y = a·x^(−α) + e renamed to the paper's ε = α m^β + γ (β = −α of the shared fit)."""
+    return {"alpha": fit["a"], "beta": -fit["alpha"], "gamma": fit["e"], "predict": fit["predict"]}
+
+
 def fit_power_law(m, err) -> dict:
-    """ε(m) = α m^β + γ by least squares on log ε (α > 0, β < 0, 0 ≤ γ < min ε); {"alpha", "beta", "gamma",
+    """ε(m) = α m^β + γ by least squares on log ε (α > 0, −10 ≤ β ≤ 0, 0 ≤ γ < min ε); {"alpha", "beta", "gamma",
     "predict"}.  Needs ≥ 3 points."""
     m, err = _check(m, err)
     if len(m) < 3:
         raise ValueError("fit_power_law: three parameters need at least 3 points")
-    start = fit_pure_power_law(m, err)
-
-    def model(logm, log_alpha, beta, gamma):
-        return np.log(np.exp(log_alpha) * np.exp(beta * logm) + gamma)
-
-    p0 = (np.log(start["alpha"]), min(start["beta"], -1e-3), 0.0)
-    bounds = ([-50.0, -10.0, 0.0], [50.0, 0.0, 0.999 * err.min()])
-    with warnings.catch_warnings():  # three points fit exactly: no covariance, which we do not use
-        warnings.simplefilter("ignore", OptimizeWarning)
-        (la, b, g), _ = curve_fit(model, np.log(m), np.log(err), p0=p0, bounds=bounds, maxfev=20000)
-    a = float(np.exp(la))
-    return {
-        "alpha": a,
-        "beta": float(b),
-        "gamma": float(g),
-        "predict": lambda mm: a * np.asarray(mm, dtype=np.float64) ** b + g,
-    }
+    return _in_paper_symbols(fitting.fit_power_law(m, err, log_residuals=True, alpha_max=10.0))
 
 
 def fit_pure_power_law(m, err) -> dict:
     """ε(m) = α m^β (a line in log–log): the fit without the floor."""
     m, err = _check(m, err)
-    b, la = np.polyfit(np.log(m), np.log(err), 1)
-    a = float(np.exp(la))
-    return {
-        "alpha": a,
-        "beta": float(b),
-        "gamma": 0.0,
-        "predict": lambda mm: a * np.asarray(mm, dtype=np.float64) ** b,
-    }
+    return _in_paper_symbols(fitting.fit_power_law(m, err, floor=False))
 
 
 def growth_exponent(m, best_size) -> float:

@@ -6,6 +6,8 @@ Setup.  m in `SIZES` (the first m training images of a per-seed shuffle; 899 is 
 Adam rates `LRS`, `EPOCHS` worth of steps (at least 30 epochs), batch 64.  At each m the (width, rate) with the
 lowest validation error is kept and its test error is the learning curve's point.  The law is fitted on
 m ≤ `FIT_UP_TO` and asked for m = 899; the pure power law (no floor γ) is the ablation.  `SEEDS` seeds.
+The fit's uncertainty: the seeds' curves are resampled with replacement (`BOOT` times), averaged and refitted (the
+family's `bootstrap_fit`); the percentile band of the extrapolation and the intervals of β and γ go to the notes.
 Premise.  More data help: the test error at m = 899 is below half the error at m = 25.
 Claims (margins fixed before the first full run).  (1) The curve is a power law with a floor: the fit on all sizes
 has R² above 0.95 on log error with β < 0 (claimed through R²).  (2) Fitted on m ≤ 200, it predicts the error at
@@ -23,6 +25,7 @@ from .... import nn
 from ....experiments import Claim, Method, Premise, compare, experiment, finish
 from ....experiments.tasks import digits
 from ....experiments.training import split_metrics, train
+from ..fitting import bootstrap_fit
 from . import fit_power_law, fit_pure_power_law, growth_exponent
 
 SLUG = "learning-curve-power-laws"
@@ -33,6 +36,7 @@ FIT_UP_TO = 200
 STEPS = 1000  # optimizer steps at every size (so small m is not under-trained)
 R2_MARGIN, EXTRAP_MARGIN = 0.95, 0.30
 PREMISE_RATIO = 0.5
+BOOT, BOOT_QUICK, BOOT_LEVEL = 400, 50, 0.9  # bootstrap resamples of the seeds and the interval's level
 
 
 def _error(task, m, width, lr, seed, order):
@@ -148,6 +152,24 @@ def run(quick, seeds, progress):
     arrays = {"sizes": np.array(sizes, dtype=np.float64)}
     for key in ("test", "best_width", "law", "pure"):
         arrays[key] = np.array([keep[k][key] for k in s])
+    small = arrays["sizes"] <= FIT_UP_TO
+    boot = bootstrap_fit(  # seeds resampled: the uncertainty of the small-m fit and of its extrapolation
+        lambda x, y: fit_power_law(x[small], y[small]),
+        arrays["sizes"],
+        arrays["test"],
+        n_boot=BOOT_QUICK if quick else BOOT,
+        level=BOOT_LEVEL,
+        at=arrays["sizes"],
+    )
+    arrays["law_band_lo"], arrays["law_band_hi"] = boot["predict"]
+    mean_last = float(arrays["test"].mean(0)[-1])
+    bootstrap = {
+        "level": BOOT_LEVEL,
+        "beta": list(boot["beta"]),
+        "gamma": list(boot["gamma"]),
+        "largest_m_band": [float(arrays["law_band_lo"][-1]), float(arrays["law_band_hi"][-1])],
+        "largest_m_mean_error": mean_last,
+    }
     return finish(
         SLUG,
         comparison,
@@ -156,7 +178,7 @@ def run(quick, seeds, progress):
         quick=quick,
         smoke=quick,
         arrays=arrays,
-        notes={"fit_up_to": FIT_UP_TO},
+        notes={"fit_up_to": FIT_UP_TO, "bootstrap": bootstrap},
     )
 
 
@@ -173,6 +195,10 @@ def plot(result) -> dict:
     ax.loglog(m, a["test"].mean(0), "o-", color="C0", label="test error (mean over seeds)")
     ax.loglog(
         m, a["law"].mean(0), "--", color="C1", label=f"αm^β + γ fitted on m ≤ {result.notes['fit_up_to']}"
+    )
+    level = result.notes["bootstrap"]["level"]
+    ax.fill_between(
+        m, a["law_band_lo"], a["law_band_hi"], color="C1", alpha=0.15, label=f"{level:.0%} bootstrap band"
     )
     ax.loglog(m, a["pure"].mean(0), ":", color="C2", label="αm^β (no floor), same points")
     ax.axvline(result.notes["fit_up_to"], color="0.7", lw=0.8)

@@ -50,7 +50,8 @@ Notebook: notebooks/theory-generalization/pretraining-infinite-compute.ipynb
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import curve_fit
+
+from .. import fitting
 
 CATALOG_ENTRY = {
     "slug": "pretraining-infinite-compute",
@@ -91,43 +92,18 @@ __all__ = [
 
 def power_law(n, a: float, alpha: float, e: float) -> np.ndarray:
     """L(N) = A / N^α + E."""
-    return a * np.asarray(n, dtype=np.float64) ** (-alpha) + e  # L(N) = A/N^α + E
+    return fitting.power_law(n, a, alpha, e)  # L(N) = A/N^α + E
 
 
 def fit_power_law(n, loss, *, alpha_max: float = 3.0) -> dict:
-    """Least-squares fit of L(N) = A/N^α + E (A ≥ 0, 0 ≤ α ≤ alpha_max, E ≥ 0); {"a", "alpha", "e", "predict"}.
-
-    N is rescaled by its geometric mean inside the fit (A is reported on the original scale)."""
+    """Least-squares fit of L(N) = A/N^α + E (A ≥ 0, 0 ≤ α ≤ alpha_max, E ≥ 0) on the losses themselves, through
+    the family's shared `fitting` module; {"a", "alpha", "e", "sse", "predict"}."""
     n, loss = np.asarray(n, dtype=np.float64), np.asarray(loss, dtype=np.float64)
     if n.shape != loss.shape or n.size < 3:
         raise ValueError("fit_power_law: needs at least 3 (N, loss) pairs of equal length")
     if np.any(n <= 0):
         raise ValueError("fit_power_law: parameter counts must be > 0")
-    scale = np.exp(np.mean(np.log(n)))
-    u = n / scale
-    best = None
-    for alpha0 in (0.2, 0.5, 1.0, 2.0):
-        e0 = max(loss.min() - 0.1 * np.ptp(loss), 0.0)
-        p0 = (max(loss.max() - e0, 1e-6), alpha0, e0)
-        try:
-            popt, _ = curve_fit(
-                lambda x, a, al, e: a * x ** (-al) + e,
-                u,
-                loss,
-                p0=p0,
-                bounds=([0.0, 0.0, 0.0], [np.inf, alpha_max, np.inf]),
-                maxfev=20000,
-            )
-        except RuntimeError:
-            continue
-        sse = float(np.sum((popt[0] * u ** (-popt[1]) + popt[2] - loss) ** 2))
-        if best is None or sse < best[0]:
-            best = (sse, popt)
-    if best is None:
-        raise RuntimeError("fit_power_law: no start converged")
-    a_u, alpha, e = (float(v) for v in best[1])
-    a = a_u * scale**alpha
-    return {"a": a, "alpha": alpha, "e": e, "predict": lambda nn: power_law(nn, a, alpha, e)}
+    return fitting.fit_power_law(n, loss, alpha_max=alpha_max)
 
 
 def ensemble_log_loss(probs, y) -> float:

@@ -12,6 +12,8 @@ widths (overfitting) by more than `PREMISE_GAP` nats.
 Claims (margins fixed before the first full run).  (1) Tuned λ lowers the test loss at the largest width
 versus the default.  (2) The ensemble's fitted asymptote E is below the single tuned model's.  (3) The
 ensemble's loss at the largest width is below the single tuned model's.
+The floors' uncertainty: the seeds' curves are resampled (`BOOT` times), averaged and refitted (the family's
+`bootstrap_fit`); the percentile intervals of E for both arms go to the notes.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from ....experiments import Claim, Method, Premise, compare, experiment, finish, tasks
+from ..fitting import bootstrap_fit
 from . import ensemble_log_loss, fit_power_law, init_mlp, mlp_probs, n_params, one_hot_context, train_mlp
 
 SLUG = "pretraining-infinite-compute"
@@ -27,6 +30,7 @@ WIDTHS, QUICK_WIDTHS = (4, 8, 16, 32, 64), (4, 16, 64)
 WD_GRID, QUICK_WD_GRID = (0.1, 1.0, 3.0, 10.0), (0.1, 3.0)
 WD_DEFAULT, LR, STEPS, QUICK_STEPS, K = 0.1, 1e-2, 100, 40, 3
 PREMISE_GAP = 0.05
+BOOT, BOOT_LEVEL = 200, 0.9  # bootstrap resamples of the seeds and the interval's level
 
 
 def _data():
@@ -119,6 +123,10 @@ def run(quick, seeds, progress):
     arrays = {"n_params": ns}
     for key in ("default", "tuned", "ensemble", "lambda", "fit_tuned", "fit_ensemble"):
         arrays[key] = np.array([keep[k][key] for k in s])
+    asymptotes = {  # seeds resampled: how well the mean curves pin down each fitted floor E
+        arm: list(bootstrap_fit(fit_power_law, ns, arrays[arm], n_boot=BOOT, level=BOOT_LEVEL)["e"])
+        for arm in ("tuned", "ensemble")
+    }
     return finish(
         SLUG,
         comparison,
@@ -127,7 +135,13 @@ def run(quick, seeds, progress):
         quick=quick,
         smoke=quick,
         arrays=arrays,
-        notes={"k": K, "wd_default": WD_DEFAULT, "lr": LR},
+        notes={
+            "k": K,
+            "wd_default": WD_DEFAULT,
+            "lr": LR,
+            "asymptote_bootstrap": asymptotes,
+            "level": BOOT_LEVEL,
+        },
     )
 
 

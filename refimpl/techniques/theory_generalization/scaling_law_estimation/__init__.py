@@ -71,6 +71,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import least_squares
 
+from .. import fitting
+
 CATALOG_ENTRY = {
     "slug": "scaling-law-estimation",
     "title": "Unraveling the Mystery of Scaling Laws: Part I",
@@ -149,9 +151,8 @@ def fit_power_law(N, L) -> dict:
     N, L = np.asarray(N, dtype=np.float64), np.asarray(L, dtype=np.float64)
     if N.size < 2 or np.any(N <= 0) or np.any(L <= 0):
         raise ValueError("fit_power_law: needs ≥ 2 points with positive N and L")
-    slope, intercept = np.polyfit(np.log(N), np.log(L), 1)
-    alpha_N = -slope
-    return {"N_c": float(np.exp(intercept / alpha_N)), "alpha_N": float(alpha_N)}
+    pure = fitting.fit_power_law(N, L, floor=False)  # L = a·N^(−α): the family's pure law, a = N_c^α
+    return {"N_c": float(pure["a"] ** (1 / pure["alpha"])), "alpha_N": pure["alpha"]}
 
 
 def fit_step_tradeoff(B, S) -> dict:
