@@ -1,6 +1,7 @@
 """The field-space continual perceptron: the reference cases; the free-energy gradient by finite differences
 (float64); the Gaussian preactivation against sampled binary weights; arccos(R)/π against sampled inputs; the KL
-is zero at the prior and keeps the fields near it; bad input; the recorded run."""
+is zero at the prior and keeps the fields near it; the replica fixed point is self-consistent, converged in its grid
+and falls with the load; bad input; the recorded run."""
 
 import numpy as np
 import pytest
@@ -58,6 +59,32 @@ def test_kl_anchors_the_fields():
     free = np.tanh(SC.train_task(np.arctanh(prior), X, y, prior, 0.0, 0.05, 300))
     held = np.tanh(SC.train_task(np.arctanh(prior), X, y, prior, 5.0, 0.05, 300))
     assert np.abs(held - prior).mean() < np.abs(free - prior).mean()
+
+
+def test_replica_fixed_point_is_self_consistent_and_grid_converged():
+    coarse = {"n_z": 201, "n_x": 301, "n_m": 200}
+    sol = SC.replica_first_task(0.5, **coarse)
+    # the conjugates of the returned (q, r, q*) map back onto them (the fixed-point equations)
+    q_hat, r_hat, q_star_hat = SC._conjugates(sol["q"], sol["r"], sol["q_star"], 0.5, 20.0, 201, 301)
+    site = SC.replica_site(q_hat, r_hat, q_star_hat, 201, 200)
+    for k in ("q", "r", "q_star"):
+        assert site[k] == pytest.approx(sol[k], abs=2e-5)
+    fine = SC.replica_first_task(0.5)  # the default grid, twice as fine in every direction
+    assert fine["error"] == pytest.approx(sol["error"], abs=1e-3)
+
+
+def test_replica_error_falls_with_the_load():
+    errors = [SC.replica_first_task(a, n_z=201, n_x=301, n_m=200)["error"] for a in (0.25, 0.75, 1.25)]
+    assert 0.5 > errors[0] > errors[1] > errors[2] > 0
+
+
+def test_replica_bad_input_is_named():
+    with pytest.raises(ValueError, match="r² < q"):
+        SC.replica_energy(0.5, 0.8, 0.7, 20.0)
+    with pytest.raises(ValueError, match="alpha"):
+        SC.replica_first_task(-1.0)
+    with pytest.raises(ValueError, match="q_hat"):
+        SC.replica_site(-1.0, 0.0, 0.0)
 
 
 def test_bad_input_is_named():

@@ -15,14 +15,21 @@ Premise.  Learning task 2 by fine-tuning makes the network forget task 1: its ta
 Claims (fixed before the first full run; both regimes were looked at in a pilot, one seed, before it).  (1–2) VCL has
 a lower mean error over the two tasks than fine-tuning, at α = 1 and at α = 2.  (3) At α = 1 VCL keeps task 1
 better.  (4) Theory: the measured test error is within 0.01 of arccos(R)/π (mean absolute gap over tasks).
+The replica check (the official code's first-task comparison): task 1 alone, trained on the energy −Σ log H without
+the KL term from fields θ ~ N(0, 1) (rate chosen on validation from `REPLICA_LRS`), at loads α in
+`REPLICA_ALPHAS`, against the replica-symmetric prediction ε_RS(α) at β = 20 (`replica_first_task`).  (5) The mean
+absolute gap over the loads is below `REPLICA_MARGIN` = 0.03 (fixed after a 4-seed pilot at N = 200 and 500, which
+showed gaps near 0.01).
 """
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from ....experiments import Claim, Method, Premise, compare, experiment, finish
-from . import generalization_error, teacher_pair, train_task
+from . import generalization_error, replica_first_task, teacher_pair, train_task
 
 SLUG = "statmech-continual-binary"
 N, FLIP = 200, 0.2
@@ -32,6 +39,16 @@ LRS = [0.01, 0.03, 0.1]
 N_TEST, N_VAL = 20_000, 2000
 FORGET_PREMISE, THEORY_MARGIN = 0.02, 0.01
 METHODS = {"VCL": 1.0, "fine-tuning": 0.0}
+REPLICA = "task 1, energy only (replica check)"
+REPLICA_ALPHAS, QUICK_REPLICA_ALPHAS = (0.5, 1.0, 1.5, 2.0), (1.0,)
+REPLICA_BETA, REPLICA_MARGIN = 20.0, 0.03
+REPLICA_LRS = [0.01, 0.03, 0.1, 0.3, 1.0]  # wider than LRS: the energy-only fit preferred the top of LRS
+QUICK_GRID = {"n_z": 201, "n_x": 301, "n_m": 200}  # quick runs solve the saddle point on a coarser grid
+
+
+@functools.cache
+def _replica_error(alpha: float, quick: bool) -> float:
+    return replica_first_task(alpha, REPLICA_BETA, **(QUICK_GRID if quick else {}))["error"]
 
 
 def _data(teacher, n, rng):
@@ -73,12 +90,36 @@ def _method(kl_weight: float, steps: int, keep: dict, name: str):
     return run
 
 
+def _replica_check(steps: int, alphas, quick: bool, keep: dict):
+    def run(seed, lr):
+        rng = np.random.default_rng([seed, 2212, 1])
+        teacher = rng.choice([-1.0, 1.0], N)
+        test, val = _data(teacher, N_TEST, rng), _data(teacher, N_VAL, rng)
+        out, val_errs, gaps = {}, [], []
+        for alpha in alphas:
+            X, y = _data(teacher, int(alpha * N), rng)
+            theta = train_task(rng.normal(size=N), X, y, np.zeros(N), 0.0, lr, steps)
+            w = np.sign(np.tanh(theta))
+            err, predicted = _error(w, *test), _replica_error(alpha, quick)
+            out[f"replica_sim_error_a{alpha:g}"] = err
+            gaps.append(abs(err - predicted))
+            val_errs.append(_error(w, *val))
+            keep[(REPLICA, seed, lr, alpha)] = err
+        out["val_error"] = float(np.mean(val_errs))
+        out["replica_gap"] = float(np.mean(gaps))
+        return out
+
+    return run
+
+
 @experiment(SLUG, seeds=tuple(range(10)), quick_seeds=(0, 1, 2))
 def run(quick, seeds, progress):
     steps = QUICK_STEPS if quick else STEPS
+    replica_alphas = QUICK_REPLICA_ALPHAS if quick else REPLICA_ALPHAS
     keep: dict = {}
     comparison = compare(
-        [Method(name, _method(kl, steps, keep, name), grid={"lr": LRS}) for name, kl in METHODS.items()],
+        [Method(name, _method(kl, steps, keep, name), grid={"lr": LRS}) for name, kl in METHODS.items()]
+        + [Method(REPLICA, _replica_check(steps, replica_alphas, quick, keep), grid={"lr": REPLICA_LRS})],
         seeds,
         select="val_error",
         maximize=False,
@@ -122,6 +163,15 @@ def run(quick, seeds, progress):
             margin=THEORY_MARGIN,
             premises=(),
         ),
+        Claim(
+            f"replica theory: task 1's test error is within {REPLICA_MARGIN} of the replica-symmetric prediction "
+            f"at β = {REPLICA_BETA:g} (mean absolute gap over α = {', '.join(f'{a:g}' for a in replica_alphas)})",
+            "replica_gap",
+            REPLICA,
+            direction="less",
+            margin=REPLICA_MARGIN,
+            premises=(),
+        ),
     ]
     s = comparison.seeds
     arrays = {}
@@ -130,6 +180,10 @@ def run(quick, seeds, progress):
         arrays[f"errors_{name.replace('-', '_')}"] = np.array(
             [[keep[(name, k, lr, a)] for a in ALPHAS] for k in s]
         )
+    lr = comparison.selected[REPLICA]["lr"]
+    arrays["replica_alphas"] = np.array(replica_alphas)
+    arrays["replica_predicted"] = np.array([_replica_error(a, quick) for a in replica_alphas])
+    arrays["replica_simulated"] = np.array([[keep[(REPLICA, k, lr, a)] for a in replica_alphas] for k in s])
     return finish(
         SLUG,
         comparison,
@@ -147,10 +201,10 @@ def plot(result) -> dict:
 
     plt = pyplot()
     a, alphas = result.arrays, result.notes["alphas"]
-    fig, axes = plt.subplots(1, len(alphas), figsize=(12, 4), sharey=True)
+    fig, axes = plt.subplots(1, len(alphas) + 1, figsize=(15, 4))
     labels = ["task 1 after task 1", "task 1 after task 2", "task 2 after task 2"]
     x = np.arange(3)
-    for j, ax in enumerate(axes):
+    for j, ax in enumerate(axes[: len(alphas)]):
         for i, (name, key) in enumerate((("VCL", "errors_VCL"), ("fine-tuning", "errors_fine_tuning"))):
             ax.bar(
                 x + (i - 0.5) * 0.38,
@@ -164,5 +218,19 @@ def plot(result) -> dict:
         ax.set_title(f"α = P/N = {alphas[j]:g} per task", fontsize=9)
         ax.legend(fontsize=7)
     axes[0].set_ylabel("test error of sign(m)")
+    ax = axes[-1]
+    ra, sim = a["replica_alphas"], a["replica_simulated"]
+    ax.plot(ra, a["replica_predicted"], "k-o", ms=4, label="replica-symmetric prediction (β = 20)")
+    ax.errorbar(
+        ra, sim.mean(0), yerr=sim.std(0), fmt="s", color="C2", capsize=3, label="task 1, energy only (sim.)"
+    )
+    vcl_task1 = a["errors_VCL"][
+        :, :, 0
+    ]  # task 1 with the KL to the uniform distribution, as in the comparison
+    ax.plot(alphas, vcl_task1.mean(0), "^", color="C0", label="task 1 with KL to uniform (sim.)")
+    ax.set_xlabel("α = P/N")
+    ax.set_ylabel("test error of sign(m)")
+    ax.set_title("first task: theory against simulation", fontsize=9)
+    ax.legend(fontsize=7)
     fig.tight_layout()
     return {SLUG: fig}
