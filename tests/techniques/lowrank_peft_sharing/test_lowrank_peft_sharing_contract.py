@@ -56,6 +56,8 @@ EXEMPT = {
     "mora-rank1-experts": "its rank-1 experts gate themselves by their activation (an input-dependent, "
     "unmergeable update); its LoRA parts are the family's LoRA, checked as baseline:lora-r2",
     "phnn": "a parameterised hypercomplex convolution trained from scratch, not an adapter",
+    "pela": "replaces each trained weight by its truncated-SVD factors (a compressed model, not a "
+    "zero-initialised adapter on a frozen base)",
     "relaxed-recursive": "its depth-wise LoRA is the family's LoRA (checked as baseline:lora-r2) initialised "
     "from a truncated SVD, so not zero-initialised by design; the recursion is weight tying",
     "structured-ffn": "low-rank / block-diagonal FFN layers trained from scratch, not an adapter",
