@@ -19,6 +19,7 @@ from contracts import (
 
 from refimpl.techniques.diffusion_generative import dae_score as DS
 from refimpl.techniques.diffusion_generative import toys
+from refimpl.techniques.diffusion_generative import weighted_cfm as WC
 
 FAMILY = "diffusion-generative"
 N_DRAWS = 12
@@ -35,11 +36,26 @@ def _ds_simulate(seed):
     return np.stack([x[np.linalg.norm(noisy - p, axis=1) < 0.05].mean(0) for p in _DS_POINTS])
 
 
+def _wc_simulate(seed):
+    """The Gibbs-weighted mean and variance of N(0, 1) source points paired with N(1.5, 0.4²) data points
+    (ε = 1.2): the tilted source marginal, by weighted sampling."""
+    rng = np.random.default_rng(seed)
+    x, y = rng.standard_normal(200_000), 1.5 + 0.4 * rng.standard_normal(200_000)
+    w = WC.gibbs_weights(x[:, None], y[:, None], 1.2)
+    mean = np.sum(w * x) / np.sum(w)
+    return np.array([mean, np.sum(w * (x - mean) ** 2) / np.sum(w)])
+
+
 CONTRACTS = {
     "dae-score": {
         "predict": lambda: DS.optimal_reconstruction(_DS_MIX, _DS_POINTS, 0.4),
         "simulate": _ds_simulate,
         "rtol": 0.04,
+    },
+    "weighted-cfm": {
+        "predict": lambda: np.array(WC.tilted_source_gaussian(1.5, 0.4, 1.2)),
+        "simulate": _wc_simulate,
+        "rtol": 0.02,
     },
 }
 EXEMPT = {}
