@@ -21,6 +21,7 @@ from contracts import (
 )
 
 from refimpl.techniques.theory_dynamics import advani_saxe_dynamics as AS
+from refimpl.techniques.theory_dynamics import general_purpose_icl as GP
 from refimpl.techniques.theory_dynamics import grok_corrupted_modular as GC
 from refimpl.techniques.theory_dynamics import hierarchical_polynomials as HP
 from refimpl.techniques.theory_dynamics import icl_linear_gd as ICL
@@ -152,7 +153,22 @@ def _wc_simulate(seed):
     return draws.T @ draws / 400
 
 
+_GP_X = np.array([1.0, -2.0, 0.5, 3.0])
+
+
+def _gp_simulate(seed):
+    """2000 tasks (A, ρ): the mean of ‖A x‖² for a fixed x, and how often ρ keeps label 0 in place
+    (E‖Ax‖² = ‖x‖² for A_jk ~ N(0, 1/N_x); P(ρ(0) = 0) = 1/C): the task generator's two exact moments."""
+    A, perm = GP.sample_tasks(2000, 4, 3, rng=seed)
+    return np.array([np.mean(np.sum((A @ _GP_X) ** 2, axis=1)), np.mean(perm[:, 0] == 0)])
+
+
 CONTRACTS = {
+    "general-purpose-icl": {
+        "predict": lambda: np.array([_GP_X @ _GP_X, 1 / 3]),
+        "simulate": _gp_simulate,
+        "rtol": 0.05,
+    },
     "advani-saxe-dynamics": {
         "predict": _advani_saxe_predict,
         "simulate": _advani_saxe_simulate,
