@@ -134,6 +134,15 @@ def _lost(model, s):
     return {"kind": "lost-channels", "hook": lambda opt: None, "tolerance": (1e-5, 1e-6)}
 
 
+def _pst(model, s):
+    """PST's mask is the per-layer top-v of its score, recomputed at every forward pass (dynamic)."""
+    from refimpl.techniques.sparsity_pruning import pst_param_efficient_sparsity as m
+
+    m.attach(model, rng=np.random.default_rng(0))
+    m.set_sparsity(model, s)
+    return {"kind": "dynamic-per-layer", "hook": lambda opt: None}
+
+
 CONTRACTS = {
     "global-magnitude-pruning": _gmp,
     "hesso": _hesso,
@@ -141,6 +150,7 @@ CONTRACTS = {
     "lost-lowrank-sparse": _lost,
     "lrp-pruning": _lrp,
     "perp": _perp,
+    "pst-param-efficient-sparsity": _pst,
     "sparse-momentum": _sm,
     "st3-soft-threshold": _st3,
 }
