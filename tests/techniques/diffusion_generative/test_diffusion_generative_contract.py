@@ -17,9 +17,11 @@ from contracts import (
     params,
 )
 
+from refimpl.techniques.diffusion_generative import cfg_weight_schedulers as CW
 from refimpl.techniques.diffusion_generative import dae_score as DS
 from refimpl.techniques.diffusion_generative import toys
 from refimpl.techniques.diffusion_generative import weighted_cfm as WC
+from refimpl.techniques.diffusion_generative.samplers import exact_eps
 
 FAMILY = "diffusion-generative"
 N_DRAWS = 12
@@ -46,7 +48,33 @@ def _wc_simulate(seed):
     return np.array([mean, np.sum(w * (x - mean) ** 2) / np.sum(w)])
 
 
+_CW_MEANS = np.array([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0], [0.0, -1.0]])
+_CW_FULL, _CW_CLS = toys.GaussianMixture(_CW_MEANS, 0.3), toys.GaussianMixture(_CW_MEANS[[0, 2]], 0.3)
+_CW_ABAR, _CW_POINTS = np.array([0.5]), np.array([[0.5, 0.2], [-0.3, 0.6], [0.1, -0.8]])
+_CW_W = CW.guidance_weights("linear-increasing", 2.0, 5)[3]  # = 3
+
+
+def _cw_predict():
+    """The guided noise prediction at a point from the exact conditional and unconditional predictors."""
+    eps = CW.scheduled_cfg_eps(exact_eps(_CW_CLS, _CW_ABAR), exact_eps(_CW_FULL, _CW_ABAR), [_CW_W], [0])
+    return eps(_CW_POINTS, 0)
+
+
+def _cw_simulate(seed):
+    """The same by Tweedie, ε = (x_t − √a E[x0 | x_t])/√(1 − a), E[x0 | x_t] importance-sampled from clean draws."""
+    rng, a = np.random.default_rng(seed), _CW_ABAR[0]
+
+    def tweedie_eps(mixture):
+        x0, _ = mixture.sample(100_000, rng)
+        lw = -((_CW_POINTS[:, None] - np.sqrt(a) * x0[None]) ** 2).sum(-1) / (2 * (1 - a))
+        w = np.exp(lw - lw.max(1, keepdims=True))
+        return (_CW_POINTS - np.sqrt(a) * (w @ x0 / w.sum(1, keepdims=True))) / np.sqrt(1 - a)
+
+    return CW.cfg_combine(tweedie_eps(_CW_FULL), tweedie_eps(_CW_CLS), _CW_W)
+
+
 CONTRACTS = {
+    "cfg-weight-schedulers": {"predict": _cw_predict, "simulate": _cw_simulate, "rtol": 0.05},
     "dae-score": {
         "predict": lambda: DS.optimal_reconstruction(_DS_MIX, _DS_POINTS, 0.4),
         "simulate": _ds_simulate,
