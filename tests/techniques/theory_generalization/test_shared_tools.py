@@ -85,3 +85,17 @@ def test_hill_alpha_on_exact_pareto_quantiles():
     u = (np.arange(n) + 0.5) / n
     eigs = (1 - u) ** (-1 / 2.0)  # P(λ > t) = t^−2, density ∝ t^−3
     assert spectral.hill_alpha(eigs) == pytest.approx(3.0, rel=0.01)
+
+
+def test_pools_are_shared_and_train():
+    from refimpl.experiments.tasks import digits
+    from refimpl.techniques.theory_generalization import pools, pretraining_infinite_compute
+
+    assert pretraining_infinite_compute.train_mlp is pools.train_mlp
+    v, xtr, ytr, xva, yva, xte, yte = pools.char_lm_onehot(3, 200, 50, 50)
+    assert xtr.shape == (200, 3 * v) and np.all(xtr.sum(1) == 3)  # three one-hot codes per row
+    assert pools.n_params(v, 3, 8) == (3 * v + 1) * 8 + (8 + 1) * v
+    task = digits()
+    order = np.random.default_rng(0).permutation(len(task.y_train))
+    val_err, test_err = pools.digits_mlp_errors(task, 200, 16, 3e-3, 0, order, steps=100)
+    assert 0 <= val_err < 0.5 and 0 <= test_err < 0.5  # far better than chance (0.9)

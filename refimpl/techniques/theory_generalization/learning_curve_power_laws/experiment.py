@@ -17,15 +17,12 @@ m = 899 within 30 % (relative).  (3) It predicts better than the pure power law 
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 
-from .... import nn
 from ....experiments import Claim, Method, Premise, compare, experiment, finish
 from ....experiments.tasks import digits
-from ....experiments.training import split_metrics, train
 from ..fitting import bootstrap_fit
+from ..pools import digits_mlp_errors
 from . import fit_power_law, fit_pure_power_law, growth_exponent
 
 SLUG = "learning-curve-power-laws"
@@ -40,14 +37,7 @@ BOOT, BOOT_QUICK, BOOT_LEVEL = 400, 50, 0.9  # bootstrap resamples of the seeds 
 
 
 def _error(task, m, width, lr, seed, order):
-    sub = dataclasses.replace(task, x_train=task.x_train[order[:m]], y_train=task.y_train[order[:m]])
-    model = nn.Sequential(
-        nn.Linear(64, width, rng=[seed, width, 1]), nn.ReLU(), nn.Linear(width, 10, rng=[seed, width, 2])
-    )
-    epochs = max(30, int(np.ceil(STEPS * 64 / m)))
-    train(model, sub, lr=lr, epochs=epochs, seed=seed, batch_size=64)
-    r = split_metrics(model, task)
-    return 1 - r["val_accuracy"], 1 - r["test_accuracy"]
+    return digits_mlp_errors(task, m, width, lr, seed, order, STEPS)
 
 
 def _curve(sizes, widths, lrs, keep):

@@ -28,11 +28,11 @@ lower asymptote E than the single model's.
 
 The toy model
 -------------
-A next-character MLP (`init_mlp`, `mlp_loss_and_grads`, `train_mlp`): the one-hot codes of the C previous
-characters, concatenated, one ReLU hidden layer of width h, softmax over the vocabulary; trained full-batch for a fixed number of steps with AdamW (decoupled weight decay,
-:math:`\theta \leftarrow \theta - \eta(\hat m/(\sqrt{\hat v}+\epsilon) + \lambda\theta)`) on the weight
-matrices (not the biases).  The backward pass is written by hand; the tests check it against float64
-finite differences.
+A next-character MLP from the family's model pools (`pools.init_mlp`, `pools.train_mlp`, re-exported here): the
+one-hot codes of the C previous characters, concatenated, one ReLU hidden layer of width h, softmax over the
+vocabulary; trained full-batch for a fixed number of steps with AdamW (decoupled weight decay on the weight
+matrices, not the biases).  The backward pass is written by hand; the tests check it against float64 finite
+differences.
 
 What is reconstructed
 ---------------------
@@ -52,6 +52,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import fitting
+from ..pools import init_mlp, mlp_loss_and_grads, mlp_probs, n_params, one_hot_context, train_mlp
 
 CATALOG_ENTRY = {
     "slug": "pretraining-infinite-compute",
@@ -113,79 +114,3 @@ def ensemble_log_loss(probs, y) -> float:
         probs = probs[None]
     p_ens = probs.mean(axis=0)  # p_ens = (1/K) Σ_k p_k
     return float(-np.mean(np.log(np.maximum(p_ens[np.arange(len(y)), np.asarray(y)], 1e-30))))
-
-
-def n_params(vocab: int, context: int, width: int) -> int:
-    """Parameters of the character MLP: hidden (C·V + 1)·h, output (h + 1)·V."""
-    return (context * vocab + 1) * width + (width + 1) * vocab
-
-
-def one_hot_context(x, vocab: int, dtype=np.float32) -> np.ndarray:
-    """(n, C) character ids -> (n, C·V) concatenated one-hot codes."""
-    x = np.asarray(x)
-    out = np.zeros((len(x), x.shape[1] * vocab), dtype)
-    out[np.arange(len(x))[:, None], np.arange(x.shape[1]) * vocab + x] = 1.0
-    return out
-
-
-def init_mlp(in_dim: int, width: int, vocab: int, rng, dtype=np.float32) -> dict:
-    """Weights N(0, 1/fan_in), zero biases."""
-    rng = np.random.default_rng(rng)
-    return {
-        "w1": (rng.normal(0, 1, (in_dim, width)) / np.sqrt(in_dim)).astype(dtype),
-        "b1": np.zeros(width, dtype),
-        "w2": (rng.normal(0, 1, (width, vocab)) / np.sqrt(width)).astype(dtype),
-        "b2": np.zeros(vocab, dtype),
-    }
-
-
-def _forward(params, x):
-    pre = x @ params["w1"] + params["b1"]
-    h = np.maximum(pre, 0)
-    logits = h @ params["w2"] + params["b2"]
-    logits = logits - logits.max(axis=1, keepdims=True)
-    p = np.exp(logits)
-    p /= p.sum(axis=1, keepdims=True)
-    return pre, h, p
-
-
-def mlp_probs(params, x) -> np.ndarray:
-    """Next-character distributions (n, V) from one-hot contexts x (n, C·V)."""
-    return _forward(params, x)[2]
-
-
-def mlp_loss_and_grads(params, x, y):
-    """Mean cross-entropy and its gradient with respect to every parameter (hand-written backward)."""
-    y = np.asarray(y)
-    n = len(y)
-    pre, h, p = _forward(params, x)
-    loss = float(-np.mean(np.log(p[np.arange(n), y])))
-    g = p.copy()
-    g[np.arange(n), y] -= 1.0
-    g /= n  # d loss / d logits = (softmax − onehot)/n
-    grads = {"w2": h.T @ g, "b2": g.sum(0)}
-    gh = (g @ params["w2"].T) * (pre > 0)
-    grads["w1"], grads["b1"] = x.T @ gh, gh.sum(0)
-    return loss, grads
-
-
-DECAYED = ("w1", "w2")
-
-
-def train_mlp(params, x, y, *, steps: int, lr: float, weight_decay: float, betas=(0.9, 0.99), eps=1e-8):
-    """Full-batch AdamW for `steps` steps; decoupled weight decay on the weight matrices; returns params."""
-    if weight_decay < 0 or lr <= 0:
-        raise ValueError("train_mlp: `lr` must be > 0 and `weight_decay` ≥ 0")
-    m = {k: np.zeros_like(v) for k, v in params.items()}
-    v = {k: np.zeros_like(v) for k, v in params.items()}
-    b1, b2 = betas
-    for t in range(1, steps + 1):
-        _, grads = mlp_loss_and_grads(params, x, y)
-        for k in params:
-            m[k] = b1 * m[k] + (1 - b1) * grads[k]
-            v[k] = b2 * v[k] + (1 - b2) * grads[k] ** 2
-            step = (m[k] / (1 - b1**t)) / (np.sqrt(v[k] / (1 - b2**t)) + eps)
-            if k in DECAYED:
-                step = step + weight_decay * params[k]  # AdamW: decoupled decay λθ
-            params[k] = params[k] - lr * step
-    return params

@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ....experiments import Claim, Method, Premise, compare, experiment, finish, tasks
+from ....experiments import Claim, Method, Premise, compare, experiment, finish
 from ..fitting import bootstrap_fit
-from . import ensemble_log_loss, fit_power_law, init_mlp, mlp_probs, n_params, one_hot_context, train_mlp
+from ..pools import char_lm_onehot
+from . import ensemble_log_loss, fit_power_law, init_mlp, mlp_probs, n_params, train_mlp
 
 SLUG = "pretraining-infinite-compute"
 CONTEXT, N_TRAIN = 3, 2000
@@ -34,10 +35,7 @@ BOOT, BOOT_LEVEL = 200, 0.9  # bootstrap resamples of the seeds and the interval
 
 
 def _data():
-    t = tasks.char_lm(context=CONTEXT, n_train=N_TRAIN, n_val=2000, n_test=2000)
-    v = t.num_classes
-    enc = lambda x: one_hot_context(x, v)  # noqa: E731
-    return v, enc(t.x_train), t.y_train, enc(t.x_val), t.y_val, enc(t.x_test), t.y_test
+    return char_lm_onehot(CONTEXT, N_TRAIN, 2000, 2000)
 
 
 def _sweep(quick: bool, keep: dict):
