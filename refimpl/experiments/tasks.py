@@ -25,6 +25,7 @@ __all__ = [
     "digits_continual",
     "teacher_student",
     "char_lm",
+    "char_lm_sequences",
     "weight_matrix",
     "kurtosis",
     "outlier_ratio",
@@ -201,6 +202,24 @@ def char_lm(context: int = 8, n_train: int = 20000, n_val: int = 4000, n_test: i
         num_classes=tok.vocab_size,
         meta={"tokenizer": tok},
     )
+
+
+@functools.cache
+def char_lm_sequences(
+    block: int, n_train: int = 20000, n_val: int = 8000, n_test: int = 8000, train_stride: int = 2
+) -> Task:
+    """`char_lm` windows of `block` characters with the next character at every position: x, y (N, block) int64
+    (y is x shifted left by one, ending with the window's next character) — the data of a small causal LM.
+    Training windows overlap (every `train_stride`-th window); validation and test windows do not."""
+    base = char_lm(context=block, n_train=n_train, n_val=n_val, n_test=n_test)
+
+    def seq(x, y, stride):
+        return x[::stride], np.concatenate([x[:, 1:], y[:, None]], axis=1)[::stride]
+
+    xt, yt = seq(base.x_train, base.y_train, train_stride)
+    xv, yv = seq(base.x_val, base.y_val, block)
+    xs, ys = seq(base.x_test, base.y_test, block)
+    return Task(f"char-lm-seq-{block}", xt, yt, xv, yv, xs, ys, num_classes=base.num_classes)
 
 
 # --- weights of controlled shape (for quantizers and pruning criteria) ------------------------------------

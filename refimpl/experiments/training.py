@@ -10,7 +10,14 @@ from ..nn import functional as F
 from ..train import evaluate, fit
 from .tasks import Task
 
-__all__ = ["make_optimizer", "train", "split_metrics", "LinearWarmup", "COMPILE_STEPS"]
+__all__ = [
+    "make_optimizer",
+    "train",
+    "split_metrics",
+    "sequence_cross_entropy",
+    "LinearWarmup",
+    "COMPILE_STEPS",
+]
 
 # set by the experiment runner: quick runs replay recorded steps (refimpl.compile, fit(compile="auto"))
 COMPILE_STEPS = contextvars.ContextVar("refimpl_compile_steps", default=False)
@@ -123,6 +130,16 @@ class LinearWarmup:
             for g, lr in zip(state.optimizer.param_groups, self._saved):
                 g["lr"] = lr
             self._saved = None
+
+
+def sequence_cross_entropy(logits, y):
+    """Mean cross-entropy over every position of (N, L, V) logits against (N, L) integer targets: the loss of a
+    causal language model trained with `train` on `tasks.char_lm_sequences`."""
+    from ..autograd import ops
+    from ..autograd.tensor import Tensor
+
+    y = y.data if isinstance(y, Tensor) else np.asarray(y)
+    return F.cross_entropy(ops.reshape(logits, (-1, logits.shape[-1])), y.reshape(-1).astype(np.int64))
 
 
 def split_metrics(model, task: Task, splits=("val", "test")) -> dict:

@@ -5,10 +5,10 @@ full result."""
 
 import numpy as np
 import pytest
+from tiny_lm import tiny_lm, token_ids, zero_linear
 
 from refimpl.autograd.tensor import no_grad
 from refimpl.experiments import freshness, recorded
-from refimpl.nn import CharTransformerLM
 from refimpl.nn.layers.transformer import TransformerBlock
 from refimpl.techniques.sparsity_pruning import finercut as fc
 from refimpl.techniques.sparsity_pruning.finercut import experiment
@@ -22,31 +22,10 @@ def test_reference_cases(case):
     case.check()
 
 
-def _lm(seed=0, n_layers=3):
-    model = CharTransformerLM(
-        11, 6, d_model=8, n_layers=n_layers, n_heads=2, d_ff=16, dtype=np.float64, rng=seed
-    )
-    for p in model.parameters():  # non-trivial norms and biases
-        if p.data.ndim == 1:
-            p.data += 0.1 * np.random.default_rng(seed + 1).normal(size=p.data.shape)
-    model.eval()
-    return model
-
-
-def _ids(seed=3, n=5):
-    return np.random.default_rng(seed).integers(0, 11, size=(n, 6))
-
-
-def _zero(linear):
-    linear.weight.data[:] = 0.0
-    if linear.bias is not None:
-        linear.bias.data[:] = 0.0
-
-
 def _zeroed(model, removed):
     for j in removed:
         b = model.blocks[j // 2]
-        _zero(b.self_attn.out_proj if j % 2 == 0 else b.linear2)
+        zero_linear(b.self_attn.out_proj if j % 2 == 0 else b.linear2)
     return model
 
 
@@ -61,11 +40,11 @@ def _js(lp, lq):  # JS of the softmaxes, written out again for the test
 
 @pytest.mark.parametrize("removed", [(), (0,), (3,), (1, 4), (0, 1), (0, 1, 2, 3, 4, 5)])
 def test_removing_a_sublayer_equals_zeroing_its_output(removed):
-    idx = _ids()
+    idx = token_ids()
     with no_grad():
-        zeroed = _zeroed(_lm(), removed)(idx).data
-    np.testing.assert_allclose(fc.sublayer_logits(_lm(), idx, removed), zeroed, rtol=1e-12, atol=1e-12)
-    installed = fc.remove_sublayers(_lm(), removed)
+        zeroed = _zeroed(tiny_lm(), removed)(idx).data
+    np.testing.assert_allclose(fc.sublayer_logits(tiny_lm(), idx, removed), zeroed, rtol=1e-12, atol=1e-12)
+    installed = fc.remove_sublayers(tiny_lm(), removed)
     with no_grad():
         np.testing.assert_allclose(installed(idx).data, zeroed, rtol=1e-12, atol=1e-12)
     # an installed removal is read by sublayer_logits too, and further removals add to it
@@ -73,36 +52,36 @@ def test_removing_a_sublayer_equals_zeroing_its_output(removed):
 
 
 def test_first_greedy_choice_is_the_cheapest_single_removal_and_later_steps_add_to_it():
-    model, idx = _lm(seed=4), _ids(7, 8)
+    model, idx = tiny_lm(seed=4), token_ids(7, 8)
     with no_grad():
-        ref = _lm(seed=4)(idx).data
+        ref = tiny_lm(seed=4)(idx).data
         single = []
         for j in range(6):
-            single.append(_js(ref, _zeroed(_lm(seed=4), (j,))(idx).data))
+            single.append(_js(ref, _zeroed(tiny_lm(seed=4), (j,))(idx).data))
     order, dists = fc.finercut(model, idx, 3)
     assert order[0] == int(np.argmin(single))
     assert dists[0] == pytest.approx(min(single), rel=1e-9)
     with no_grad():  # the distance after step 3 is the JS of the model with all three zeroed
-        assert dists[2] == pytest.approx(_js(ref, _zeroed(_lm(seed=4), order)(idx).data), rel=1e-9)
+        assert dists[2] == pytest.approx(_js(ref, _zeroed(tiny_lm(seed=4), order)(idx).data), rel=1e-9)
     assert len(set(order)) == 3
 
 
 def test_a_zero_branch_is_removed_first_and_a_zero_block_first_at_block_level():
-    model = _zeroed(_lm(seed=5, n_layers=4), (5,))  # the FFN of block 2 adds nothing
-    order, dists = fc.finercut(model, _ids(), 1)
+    model = _zeroed(tiny_lm(seed=5, n_layers=4), (5,))  # the FFN of block 2 adds nothing
+    order, dists = fc.finercut(model, token_ids(), 1)
     assert order == [5] and dists[0] == pytest.approx(0.0, abs=1e-14)
     _zeroed(model, (2,))  # now block 1's attention as well
-    order, _ = fc.finercut(model, _ids(), 2)
+    order, _ = fc.finercut(model, token_ids(), 2)
     assert sorted(order) == [2, 5]
     _zeroed(model, (3,))  # block 1 is now the identity: the block-level search takes it first
-    blocks, dists = fc.finercut(model, _ids(), 1, level="block")
+    blocks, dists = fc.finercut(model, token_ids(), 1, level="block")
     assert blocks == [1] and dists[0] == pytest.approx(0.0, abs=1e-14)
 
 
 def test_angular_metric_and_mode_restored():
-    model = _lm()
+    model = tiny_lm()
     model.train()
-    order, dists = fc.finercut(model, _ids(), 2, metric="angular")
+    order, dists = fc.finercut(model, token_ids(), 2, metric="angular")
     assert model.training and len(order) == 2 and 0 <= dists[0] <= dists[1] + 1e-12
 
 
@@ -114,11 +93,11 @@ def test_errors_name_the_argument():
     with pytest.raises(ValueError, match="metric"):
         fc.output_distance(np.zeros((2, 3)), np.zeros((2, 3)), "kl")
     with pytest.raises(ValueError, match="level"):
-        fc.finercut(_lm(), _ids(), 1, level="head")
+        fc.finercut(tiny_lm(), token_ids(), 1, level="head")
     with pytest.raises(ValueError, match="sublayer indices"):
-        fc.sublayer_logits(_lm(), _ids(), [6])
+        fc.sublayer_logits(tiny_lm(), token_ids(), [6])
     with pytest.raises(ValueError, match="sublayer indices"):
-        fc.remove_sublayers(_lm(), [-1])
+        fc.remove_sublayers(tiny_lm(), [-1])
     with pytest.raises(ValueError, match="shape"):
         fc.js_divergence(np.zeros((2, 3)), np.zeros((2, 4)))
     with pytest.raises(ValueError, match="pre-norm"):

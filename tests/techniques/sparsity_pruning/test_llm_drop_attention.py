@@ -4,10 +4,10 @@ errors, the quick run's code path, and the paper's claims on the recorded full r
 
 import numpy as np
 import pytest
+from tiny_lm import tiny_lm, token_ids, zero_linear
 
 from refimpl.autograd.tensor import Tensor, no_grad
 from refimpl.experiments import freshness, recorded
-from refimpl.nn import CharTransformerLM
 from refimpl.nn.layers.transformer import TransformerBlock
 from refimpl.techniques.sparsity_pruning import llm_drop_attention as lda
 from refimpl.techniques.sparsity_pruning.llm_drop_attention import experiment
@@ -21,27 +21,6 @@ def test_reference_cases(case):
     case.check()
 
 
-def _lm(seed=0, n_layers=3):
-    model = CharTransformerLM(
-        11, 6, d_model=8, n_layers=n_layers, n_heads=2, d_ff=16, dtype=np.float64, rng=seed
-    )
-    for p in model.parameters():  # non-trivial norms and biases
-        if p.data.ndim == 1:
-            p.data += 0.1 * np.random.default_rng(seed + 1).normal(size=p.data.shape)
-    model.eval()
-    return model
-
-
-def _ids(seed=3, n=5):
-    return np.random.default_rng(seed).integers(0, 11, size=(n, 6))
-
-
-def _zero(linear):
-    linear.weight.data[:] = 0.0
-    if linear.bias is not None:
-        linear.bias.data[:] = 0.0
-
-
 def _cos_score(x, y):  # 1 − mean cosine, written out again for the test
     x, y = x.reshape(-1, x.shape[-1]), y.reshape(-1, y.shape[-1])
     return 1 - np.mean(np.sum(x * y, 1) / (np.linalg.norm(x, axis=1) * np.linalg.norm(y, axis=1)))
@@ -49,15 +28,15 @@ def _cos_score(x, y):  # 1 − mean cosine, written out again for the test
 
 def test_scores_match_the_blocks_run_whole():
     """Y = X + Attn(LN₁X) is the block with its MLP output zeroed; Z is the block as it is."""
-    model, idx = _lm(), _ids()
+    model, idx = tiny_lm(), token_ids()
     s = lda.sublayer_importances(model, idx)
-    ref = _lm()
+    ref = tiny_lm()
     with no_grad():
         h = ref.tok_emb(idx) + ref.pos_emb(np.arange(idx.shape[1]))
         for i, block in enumerate(ref.blocks):
             z = block(h, is_causal=True).data
-            no_mlp = _lm().blocks[i]
-            _zero(no_mlp.linear2)
+            no_mlp = tiny_lm().blocks[i]
+            zero_linear(no_mlp.linear2)
             y = no_mlp(h, is_causal=True).data
             hx = h.data
             assert s["attn"][i] == pytest.approx(_cos_score(hx, y), abs=1e-12)
@@ -68,31 +47,31 @@ def test_scores_match_the_blocks_run_whole():
 
 @pytest.mark.parametrize("attn, mlp", [((1,), ()), ((), (0, 2)), ((2,), (2,)), ((0, 1, 2), (1,))])
 def test_dropping_a_sublayer_equals_zeroing_its_output(attn, mlp):
-    idx = _ids()
-    dropped = lda.drop_layers(_lm(), attn=attn, mlp=mlp)
-    zeroed = _lm()
+    idx = token_ids()
+    dropped = lda.drop_layers(tiny_lm(), attn=attn, mlp=mlp)
+    zeroed = tiny_lm()
     for i in attn:
-        _zero(zeroed.blocks[i].self_attn.out_proj)
+        zero_linear(zeroed.blocks[i].self_attn.out_proj)
     for i in mlp:
-        _zero(zeroed.blocks[i].linear2)
+        zero_linear(zeroed.blocks[i].linear2)
     with no_grad():
         np.testing.assert_allclose(dropped(idx).data, zeroed(idx).data, rtol=1e-12, atol=1e-12)
-    kept = _lm()
+    kept = tiny_lm()
     with no_grad():  # and it changes the output when something is dropped
         assert not np.allclose(dropped(idx).data, kept(idx).data)
 
 
 def test_a_zero_branch_scores_zero_and_is_dropped_first():
-    model = _lm(seed=4, n_layers=4)
-    _zero(model.blocks[2].self_attn.out_proj)
-    s = lda.sublayer_importances(model, _ids())
+    model = tiny_lm(seed=4, n_layers=4)
+    zero_linear(model.blocks[2].self_attn.out_proj)
+    s = lda.sublayer_importances(model, token_ids())
     assert s["attn"][2] == pytest.approx(0.0, abs=1e-12) and np.all(np.delete(s["attn"], 2) > 1e-6)
-    assert lda.attention_drop(model, _ids(), 1) == [2]
+    assert lda.attention_drop(model, token_ids(), 1) == [2]
     assert isinstance(model.blocks[2], lda.LayerDroppedBlock) and model.blocks[2].drop_attn
 
 
 def test_drop_helpers_agree_with_scores_and_accumulate():
-    model, idx = _lm(seed=5, n_layers=4), _ids(7)
+    model, idx = tiny_lm(seed=5, n_layers=4), token_ids(7)
     s = lda.sublayer_importances(model, idx)
     attn, mlp = lda.joint_layer_drop(model, idx, 3)
     both = np.concatenate([s["attn"], s["mlp"]])
@@ -102,16 +81,16 @@ def test_drop_helpers_agree_with_scores_and_accumulate():
     lda.drop_layers(model, mlp=attn)  # dropping more of a wrapped block keeps what was dropped
     for i in attn:
         assert model.blocks[i].drop_attn and model.blocks[i].drop_mlp
-    b = _lm(seed=5, n_layers=4)
+    b = tiny_lm(seed=5, n_layers=4)
     assert lda.block_drop(b, idx, 2) == lda.select_drop(s["block"], 2)
-    m = _lm(seed=5, n_layers=4)
+    m = tiny_lm(seed=5, n_layers=4)
     assert lda.mlp_drop(m, idx, 1) == lda.select_drop(s["mlp"], 1)
 
 
 def test_scoring_restores_the_training_mode():
-    model = _lm()
+    model = tiny_lm()
     model.train()
-    lda.sublayer_importances(model, _ids())
+    lda.sublayer_importances(model, token_ids())
     assert model.training
 
 
@@ -125,7 +104,7 @@ def test_errors_name_the_argument():
     with pytest.raises(ValueError, match="shape"):
         lda.token_cosine(np.ones((2, 3)), np.ones((3, 3)))
     with pytest.raises(ValueError, match="block indices"):
-        lda.drop_layers(_lm(), attn=[3])
+        lda.drop_layers(tiny_lm(), attn=[3])
     with pytest.raises(ValueError, match="pre-norm"):
         lda.LayerDroppedBlock(TransformerBlock(8, 2, 16, norm_first=False, rng=0))
 

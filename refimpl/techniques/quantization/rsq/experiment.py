@@ -40,10 +40,9 @@ import functools
 
 import numpy as np
 
-from ....autograd import ops
-from ....autograd.tensor import Tensor, no_grad
+from ....autograd.tensor import no_grad
 from ....experiments import Claim, Method, Premise, compare, experiment, finish, tasks, train
-from ....nn import functional as F
+from ....experiments.training import sequence_cross_entropy
 from .. import ptq as P
 from ..quantizers import hessian
 from . import block_attention, random_hadamard, rsq_quantize, sequence_importance
@@ -87,11 +86,6 @@ def lm_task(block_size: int = BLOCK, stride: int = 32) -> tasks.Task:
     return tasks.Task(f"char-windows-{block_size}", xt, yt, xv, yv, xs, ys, num_classes=tok.vocab_size)
 
 
-def _lm_loss(logits, y):
-    y = y.data if isinstance(y, Tensor) else np.asarray(y)
-    return F.cross_entropy(ops.reshape(logits, (-1, logits.shape[-1])), y.reshape(-1).astype(np.int64))
-
-
 def _lm(seed):
     from ....nn import CharTransformerLM
 
@@ -104,7 +98,7 @@ def _lm(seed):
 @functools.cache
 def _trained(seed: int, epochs: int):
     model = _lm(seed)
-    train(model, lm_task(), lr=3e-3, epochs=epochs, seed=seed, batch_size=32, loss_fn=_lm_loss)
+    train(model, lm_task(), lr=3e-3, epochs=epochs, seed=seed, batch_size=32, loss_fn=sequence_cross_entropy)
     return model.state_dict()
 
 

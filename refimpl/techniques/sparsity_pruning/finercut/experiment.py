@@ -33,6 +33,7 @@ import functools
 import numpy as np
 
 from ....experiments import Claim, Method, Premise, compare, experiment, finish, tasks, train
+from ....experiments.training import sequence_cross_entropy
 from . import finercut, one_shot_prune, output_distance, sublayer_logits, sublayer_name
 
 SLUG = "finercut"
@@ -59,28 +60,10 @@ def _sizes(quick: bool) -> dict:
     return {"n_train": None, "epochs": 4, "calib": 128, "eval": None, "draws": 24}
 
 
-@functools.cache
 def lm_task() -> tasks.Task:
-    """`tasks.char_lm` windows with the next character at every position: x, y (N, BLOCK) int64.
-    Training windows overlap (stride 2); validation and test windows do not (stride BLOCK)."""
-    base = tasks.char_lm(context=BLOCK, n_train=20000, n_val=8000, n_test=8000)
-
-    def seq(x, y, stride):
-        return x[::stride], np.concatenate([x[:, 1:], y[:, None]], axis=1)[::stride]
-
-    xt, yt = seq(base.x_train, base.y_train, 2)
-    xv, yv = seq(base.x_val, base.y_val, BLOCK)
-    xs, ys = seq(base.x_test, base.y_test, BLOCK)
-    return tasks.Task(f"char-lm-seq-{BLOCK}", xt, yt, xv, yv, xs, ys, num_classes=base.num_classes)
-
-
-def _lm_loss(logits, y):
-    from ....autograd import ops
-    from ....autograd.tensor import Tensor
-    from ....nn import functional as F
-
-    y = y.data if isinstance(y, Tensor) else np.asarray(y)
-    return F.cross_entropy(ops.reshape(logits, (-1, logits.shape[-1])), y.reshape(-1).astype(np.int64))
+    """`tasks.char_lm_sequences(BLOCK)`: next character at every position; training windows overlap (stride 2),
+    validation and test windows do not."""
+    return tasks.char_lm_sequences(BLOCK)
 
 
 def _lm(seed: int):
@@ -110,7 +93,7 @@ def _trained(seed: int, lr: float, quick: bool):
         epochs=size["epochs"],
         seed=seed,
         batch_size=32,
-        loss_fn=_lm_loss,
+        loss_fn=sequence_cross_entropy,
         x=task.x_train[:n],
         y=task.y_train[:n],
     )

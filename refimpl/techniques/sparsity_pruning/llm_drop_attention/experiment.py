@@ -34,10 +34,9 @@ import itertools
 
 import numpy as np
 
-from ....autograd import ops
-from ....autograd.tensor import Tensor, no_grad
+from ....autograd.tensor import no_grad
 from ....experiments import Claim, Method, Premise, compare, experiment, finish, tasks, train
-from ....nn import functional as F
+from ....experiments.training import sequence_cross_entropy
 from . import drop_layers, joint_select, select_drop, sublayer_importances
 
 SLUG = "llm-drop-attention"
@@ -63,24 +62,10 @@ def _sizes(quick: bool) -> dict:
     return {"n_train": None, "epochs": 4, "calib": 256, "eval": None}
 
 
-@functools.cache
 def lm_task() -> tasks.Task:
-    """`tasks.char_lm` windows with the next character at every position: x, y (N, BLOCK) int64.
-    Training windows overlap (stride 2); validation and test windows do not (stride BLOCK)."""
-    base = tasks.char_lm(context=BLOCK, n_train=20000, n_val=8000, n_test=8000)
-
-    def seq(x, y, stride):
-        return x[::stride], np.concatenate([x[:, 1:], y[:, None]], axis=1)[::stride]
-
-    xt, yt = seq(base.x_train, base.y_train, 2)
-    xv, yv = seq(base.x_val, base.y_val, BLOCK)
-    xs, ys = seq(base.x_test, base.y_test, BLOCK)
-    return tasks.Task(f"char-lm-seq-{BLOCK}", xt, yt, xv, yv, xs, ys, num_classes=base.num_classes)
-
-
-def _lm_loss(logits, y):
-    y = y.data if isinstance(y, Tensor) else np.asarray(y)
-    return F.cross_entropy(ops.reshape(logits, (-1, logits.shape[-1])), y.reshape(-1).astype(np.int64))
+    """`tasks.char_lm_sequences(BLOCK)`: next character at every position; training windows overlap (stride 2),
+    validation and test windows do not."""
+    return tasks.char_lm_sequences(BLOCK)
 
 
 def _lm(seed: int):
@@ -110,7 +95,7 @@ def _trained(seed: int, lr: float, quick: bool):
         epochs=size["epochs"],
         seed=seed,
         batch_size=32,
-        loss_fn=_lm_loss,
+        loss_fn=sequence_cross_entropy,
         x=task.x_train[:n],
         y=task.y_train[:n],
     )
@@ -127,7 +112,12 @@ def _model(seed, lr, quick, attn=(), mlp=()):
 def _loss(model, x, y) -> float:
     with no_grad():
         return float(
-            np.mean([_lm_loss(model(x[i : i + 256]), y[i : i + 256]).data for i in range(0, len(x), 256)])
+            np.mean(
+                [
+                    sequence_cross_entropy(model(x[i : i + 256]), y[i : i + 256]).data
+                    for i in range(0, len(x), 256)
+                ]
+            )
         )
 
 
