@@ -19,6 +19,8 @@ from contracts import (
 
 from refimpl.techniques.diffusion_generative import cfg_weight_schedulers as CW
 from refimpl.techniques.diffusion_generative import dae_score as DS
+from refimpl.techniques.diffusion_generative import debiased_diffusion_weighting as DW
+from refimpl.techniques.diffusion_generative import schedules
 from refimpl.techniques.diffusion_generative import toys
 from refimpl.techniques.diffusion_generative import weighted_cfm as WC
 from refimpl.techniques.diffusion_generative.samplers import exact_eps
@@ -73,7 +75,31 @@ def _cw_simulate(seed):
     return CW.cfg_combine(tweedie_eps(_CW_FULL), tweedie_eps(_CW_CLS), _CW_W)
 
 
+_DW_ABAR, _DW_S2 = schedules.alpha_bars([0.1, 0.2, 0.3, 0.4]), 0.5  # data N(0, s²I) in 2-D
+
+
+def _dw_predict():
+    """Per step: the 1/√SNR-weighted ε-MSE of the exact predictor, then its x₀ MSE (the posterior variance)."""
+    a, v = _DW_ABAR, _DW_ABAR * _DW_S2 + 1 - _DW_ABAR
+    return np.concatenate([2 * DW.debiased_weights(a) * a * _DW_S2 / v, 2 * _DW_S2 * (1 - a) / v])
+
+
+def _dw_simulate(seed):
+    """The same by Monte Carlo with the exact linear ε*(x_t) = √(1 − ᾱ) x_t/(ᾱs² + 1 − ᾱ)."""
+    rng = np.random.default_rng(seed)
+    e, x = [], []
+    for a, lam in zip(_DW_ABAR, DW.debiased_weights(_DW_ABAR)):
+        x0 = np.sqrt(_DW_S2) * rng.standard_normal((50_000, 2))
+        eps = rng.standard_normal(x0.shape)
+        xt = np.sqrt(a) * x0 + np.sqrt(1 - a) * eps
+        eh = np.sqrt(1 - a) * xt / (a * _DW_S2 + 1 - a)
+        e.append(lam * np.mean(np.sum((eps - eh) ** 2, 1)))
+        x.append(np.mean(np.sum((DW.x0_from_eps(xt, eh, a) - x0) ** 2, 1)))
+    return np.array(e + x)
+
+
 CONTRACTS = {
+    "debiased-diffusion-weighting": {"predict": _dw_predict, "simulate": _dw_simulate, "rtol": 0.01},
     "cfg-weight-schedulers": {"predict": _cw_predict, "simulate": _cw_simulate, "rtol": 0.05},
     "dae-score": {
         "predict": lambda: DS.optimal_reconstruction(_DS_MIX, _DS_POINTS, 0.4),
