@@ -16,12 +16,13 @@ from contracts import (
     check_simulations_agree_with_prediction,
     params,
 )
+from scipy import stats
 
 from refimpl.techniques.diffusion_generative import cfg_weight_schedulers as CW
 from refimpl.techniques.diffusion_generative import dae_score as DS
 from refimpl.techniques.diffusion_generative import debiased_diffusion_weighting as DW
-from refimpl.techniques.diffusion_generative import schedules
-from refimpl.techniques.diffusion_generative import toys
+from refimpl.techniques.diffusion_generative import fqgan_factorized_vq as FQ
+from refimpl.techniques.diffusion_generative import schedules, toys
 from refimpl.techniques.diffusion_generative import weighted_cfm as WC
 from refimpl.techniques.diffusion_generative.samplers import exact_eps
 
@@ -98,7 +99,18 @@ def _dw_simulate(seed):
     return np.array(e + x)
 
 
+def _fq_simulate(seed):
+    """Nearest-code assignment of z ~ N(0.3, 1) to the codebook {−1, +1}: how often +1 wins."""
+    z = np.random.default_rng(seed).normal(0.3, 1.0, (4000, 1))
+    return np.array([np.mean(FQ.quantize(z, np.array([[-1.0], [1.0]]))[0] == 1)])
+
+
 CONTRACTS = {
+    "fqgan-factorized-vq": {
+        "predict": lambda: np.array([stats.norm.cdf(0.3)]),
+        "simulate": _fq_simulate,
+        "rtol": 0.02,
+    },
     "debiased-diffusion-weighting": {"predict": _dw_predict, "simulate": _dw_simulate, "rtol": 0.01},
     "cfg-weight-schedulers": {"predict": _cw_predict, "simulate": _cw_simulate, "rtol": 0.05},
     "dae-score": {
