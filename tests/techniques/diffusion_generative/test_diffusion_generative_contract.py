@@ -22,6 +22,7 @@ from refimpl.techniques.diffusion_generative import cfg_weight_schedulers as CW
 from refimpl.techniques.diffusion_generative import dae_score as DS
 from refimpl.techniques.diffusion_generative import debiased_diffusion_weighting as DW
 from refimpl.techniques.diffusion_generative import fqgan_factorized_vq as FQ
+from refimpl.techniques.diffusion_generative import retrieval_augmented_diffusion as RD
 from refimpl.techniques.diffusion_generative import schedules, toys
 from refimpl.techniques.diffusion_generative import weighted_cfm as WC
 from refimpl.techniques.diffusion_generative.samplers import exact_eps
@@ -105,7 +106,23 @@ def _fq_simulate(seed):
     return np.array([np.mean(FQ.quantize(z, np.array([[-1.0], [1.0]]))[0] == 1)])
 
 
+def _rd_simulate(seed):
+    """Mean squared distance from the query 0 to its 1st..4th retrieved neighbour, over 2000 databases of 50
+    points from N(0, I₂)."""
+    rng = np.random.default_rng(seed)
+    d2 = []
+    for _ in range(2000):
+        db = rng.standard_normal((50, 2))
+        d2.append(np.sum(db[RD.knn(np.zeros((1, 2)), db, 4)[0]] ** 2, axis=1))
+    return np.mean(d2, axis=0)
+
+
 CONTRACTS = {
+    "retrieval-augmented-diffusion": {
+        "predict": lambda: RD.kth_neighbour_sq_distance_gaussian(50, 4),
+        "simulate": _rd_simulate,
+        "rtol": 0.03,
+    },
     "fqgan-factorized-vq": {
         "predict": lambda: np.array([stats.norm.cdf(0.3)]),
         "simulate": _fq_simulate,
