@@ -134,6 +134,15 @@ def _lost(model, s):
     return {"kind": "lost-channels", "hook": lambda opt: None, "tolerance": (1e-5, 1e-6)}
 
 
+def _dpruner(model, s):
+    from refimpl.techniques.sparsity_pruning import d_pruner as m
+
+    rng = np.random.default_rng(0)
+    scores = {n: rng.random(mod.weight.data.shape) for n, mod in B.prunable_layers(model).items()}
+    m.prune_model(model, scores, s)  # the scores of a D-Pruner pass; the mask is static afterwards
+    return {"kind": "static-per-layer", "hook": lambda opt: B.enforce_masks_(model, opt)}
+
+
 def _pst(model, s):
     """PST's mask is the per-layer top-v of its score, recomputed at every forward pass (dynamic)."""
     from refimpl.techniques.sparsity_pruning import pst_param_efficient_sparsity as m
@@ -144,6 +153,7 @@ def _pst(model, s):
 
 
 CONTRACTS = {
+    "d-pruner": _dpruner,
     "global-magnitude-pruning": _gmp,
     "hesso": _hesso,
     "iterative-feature-merging": _ifm,
@@ -157,6 +167,8 @@ CONTRACTS = {
 EXEMPT = {
     "finercut": "removes whole attention/FFN sublayers of a transformer greedily by output distance; no weight "
     "sparsity of an MLP to reach or keep (its removals are tested in its own file)",
+    "tas-pruning": "searches the widths of a new, smaller MLP and trains it from scratch (KD); it does not "
+    "mask a given MLP to a weight sparsity (its widths and budget are tested in its own file)",
     "llm-drop-attention": "removes whole attention/MLP sublayers of a transformer by a similarity score; "
     "no weight sparsity of an MLP to reach or keep (its drops are tested in its own file)",
 }
