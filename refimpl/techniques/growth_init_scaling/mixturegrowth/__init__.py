@@ -179,15 +179,19 @@ def orthogonal_coefficients(num_combinations: int, num_templates: int, rng=None)
 
 def orthogonal_new_coefficients(previous, scale: float = 1.0) -> np.ndarray:
     """s · v_min: the right singular vector of the smallest singular value of the stacked `previous`
-    coefficient vectors (rows), times `scale` (layers.py:375-384); its largest-magnitude entry is made
-    positive (a singular vector's sign is arbitrary)."""
+    coefficient vectors (rows), times `scale` (layers.py:375-384); its largest-magnitude entry (the first
+    of entries tied to rounding) is made positive (a singular vector's sign is arbitrary)."""
     p = np.asarray(previous, dtype=np.float64)
     if p.ndim != 2 or p.shape[0] < 1 or p.shape[1] < 1:
         raise ValueError(f"orthogonal_new_coefficients: `previous` must be a (n, K) matrix, got {p.shape}")
     if not np.isfinite(scale):
         raise ValueError(f"orthogonal_new_coefficients: `scale` must be finite, got {scale!r}")
     v = np.linalg.svd(p)[2][-1]  # torch.linalg.svd(prev).Vh[-1]
-    v = v * np.sign(v[np.argmax(np.abs(v))])
+    a = np.abs(v)
+    lead = np.flatnonzero(a >= a.max() * (1 - 1e-9))[
+        0
+    ]  # the first of entries tied in magnitude (to rounding)
+    v = v * np.sign(v[lead])
     return float(scale) * v
 
 
