@@ -25,6 +25,7 @@ from refimpl.techniques.theory_dynamics import general_purpose_icl as GP
 from refimpl.techniques.theory_dynamics import grok_corrupted_modular as GC
 from refimpl.techniques.theory_dynamics import hierarchical_polynomials as HP
 from refimpl.techniques.theory_dynamics import icl_linear_gd as ICL
+from refimpl.techniques.theory_dynamics import li2_grokking as LI2
 from refimpl.techniques.theory_dynamics import ntk as NTK
 from refimpl.techniques.theory_dynamics import rf_more_is_better as RF
 from refimpl.techniques.theory_dynamics import scale_mixture_nngp as SM
@@ -163,7 +164,31 @@ def _gp_simulate(seed):
     return np.array([np.mean(np.sum((A @ _GP_X) ** 2, axis=1)), np.mean(perm[:, 0] == 0)])
 
 
+_LI2_M = 11
+_LI2_X, _LI2_Y = LI2.modular_addition(_LI2_M)
+
+
+def _li2_simulate(seed):
+    """2000 random nodes w ~ N(0, I/(2M)): their mean energy (E E = (M − 1)/(2M)); and 40 unit nodes under weight
+    decay η = 10⁴ λ_max(FᵀF): the cosine of the backpropagated hidden gradient with ∇E (→ 1, the independent
+    stage)."""
+    rng = np.random.default_rng(seed)
+    W = rng.normal(size=(2000, 2 * _LI2_M)) / np.sqrt(2 * _LI2_M)
+    U = W[:40] / np.linalg.norm(W[:40], axis=1, keepdims=True)
+    F = (_LI2_X @ U.T) ** 2
+    eta = 1e4 * np.linalg.eigvalsh(F.T @ F)[-1]
+    cos = LI2.gradient_alignment(
+        LI2.hidden_gradient(U, _LI2_X, _LI2_Y, eta), LI2.energy_gradient(U, _LI2_X, _LI2_Y)
+    )
+    return np.array([np.mean(LI2.energy(W, _LI2_X, _LI2_Y)), cos])
+
+
 CONTRACTS = {
+    "li2-grokking": {
+        "predict": lambda: np.array([LI2.random_energy(_LI2_M), 1.0]),
+        "simulate": _li2_simulate,
+        "rtol": 0.03,
+    },
     "general-purpose-icl": {
         "predict": lambda: np.array([_GP_X @ _GP_X, 1 / 3]),
         "simulate": _gp_simulate,
