@@ -152,6 +152,17 @@ def _pst(model, s):
     return {"kind": "dynamic-per-layer", "hook": lambda opt: None}
 
 
+def _vtrans(model, s):
+    """VTrans prunes whole hidden neurons by the VIB signal-to-noise α = μ²/σ² of their gates (global ranking to
+    the budget), then folds the gates into the next layer (pruned columns masked, bias zeroed)."""
+    from refimpl.techniques.sparsity_pruning import vtrans as m
+
+    m.attach(model, rng=np.random.default_rng(0), mu_std=0.0, log_sigma2_std=1.0)  # μ = 1: identity at s = 0
+    m.prune_to_budget(model, s)
+    m.bake(model)
+    return {"kind": "static-units", "hook": lambda opt: B.enforce_masks_(model, opt)}
+
+
 CONTRACTS = {
     "d-pruner": _dpruner,
     "global-magnitude-pruning": _gmp,
@@ -163,6 +174,7 @@ CONTRACTS = {
     "pst-param-efficient-sparsity": _pst,
     "sparse-momentum": _sm,
     "st3-soft-threshold": _st3,
+    "vtrans": _vtrans,
 }
 EXEMPT = {
     "finercut": "removes whole attention/FFN sublayers of a transformer greedily by output distance; no weight "
