@@ -17,6 +17,7 @@ from contracts import (
     params,
 )
 
+from refimpl.techniques.representations_weighting import depict as DP
 from refimpl.techniques.representations_weighting import presto as PR
 
 FAMILY = "representations-weighting"
@@ -38,7 +39,24 @@ def _pr_simulate(seed):
     return np.bincount(d["y"], minlength=3) / len(d["y"])
 
 
-CONTRACTS = {"presto": {"predict": _pr_predict, "simulate": _pr_simulate, "rtol": 0.01}}
+def _dp_predict():
+    """DEPICT's target for an undecided point (½, ½) when a share π = 0.7 of N points is sure of cluster 0 and
+    the rest undecided: column sums c₀ = N(π + (1 − π)/2), c₁ = N(1 − π)/2, so q₁ = √c₀ / (√c₀ + √c₁)."""
+    c0, c1 = 0.7 + 0.15, 0.15
+    return np.array([np.sqrt(c0) / (np.sqrt(c0) + np.sqrt(c1))])
+
+
+def _dp_simulate(seed):
+    """The same with each of N = 4000 points sure (probability 0.7) or undecided at random."""
+    sure = np.random.default_rng(seed).random(4000) < 0.7
+    P = np.where(sure[:, None], [1.0, 0.0], [0.5, 0.5])
+    return np.array([DP.depict_target(P)[~sure][0, 1]])
+
+
+CONTRACTS = {
+    "depict": {"predict": _dp_predict, "simulate": _dp_simulate, "rtol": 0.005},
+    "presto": {"predict": _pr_predict, "simulate": _pr_simulate, "rtol": 0.01},
+}
 EXEMPT = {}
 
 
