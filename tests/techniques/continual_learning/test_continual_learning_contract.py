@@ -12,6 +12,7 @@ from contracts import params
 
 from refimpl import nn
 from refimpl.techniques.continual_learning import protocol, scenarios
+from refimpl.techniques.continual_learning.slca import experiment as SLCAX
 from refimpl.techniques.continual_learning.weight_aligning import experiment as WAX
 
 FAMILY = "continual-learning"
@@ -22,7 +23,14 @@ def _wa_learner(seed):
     return WAX.SeenClasses(net), WAX._learner(2.0, True, 0.03, 15, seed, {})
 
 
-CONTRACTS = {"weight-aligning": {"learner": _wa_learner, "scenario": "class"}}
+def _slca_learner(seed):
+    return SLCAX.make_model(seed), SLCAX.learner(SLCAX.SLOW, True, 0.3, 10, seed)
+
+
+CONTRACTS = {
+    "slca": {"learner": _slca_learner, "scenario": "class"},
+    "weight-aligning": {"learner": _wa_learner, "scenario": "class"},
+}
 EXEMPT = {
     "rehearsal-free-cl-l2": "rehearsal-free class-incremental learning on frozen features: inter-task confusion "
     "keeps the diagonal of the accuracy matrix below the contract's 0.8 by design (0.5–0.7 after task 2 with four "
