@@ -11,6 +11,7 @@ import pytest
 from contracts import params
 
 from refimpl import nn
+from refimpl.techniques.continual_learning import cuber as CUBER
 from refimpl.techniques.continual_learning import protocol, scenarios
 from refimpl.techniques.continual_learning.slca import experiment as SLCAX
 from refimpl.techniques.continual_learning.weight_aligning import experiment as WAX
@@ -23,11 +24,16 @@ def _wa_learner(seed):
     return WAX.SeenClasses(net), WAX._learner(2.0, True, 0.03, 15, seed, {})
 
 
+def _cuber_learner(seed):
+    return CUBER.MLP(seed), CUBER.Learner("cuber", lr=0.3, epochs=10, seed=seed)
+
+
 def _slca_learner(seed):
     return SLCAX.make_model(seed), SLCAX.learner(SLCAX.SLOW, True, 0.3, 10, seed)
 
 
 CONTRACTS = {
+    "cuber": {"learner": _cuber_learner, "scenario": "task"},
     "slca": {"learner": _slca_learner, "scenario": "class"},
     "weight-aligning": {"learner": _wa_learner, "scenario": "class"},
 }
