@@ -22,6 +22,7 @@ from refimpl.techniques.diffusion_generative import cfg_weight_schedulers as CW
 from refimpl.techniques.diffusion_generative import dae_score as DS
 from refimpl.techniques.diffusion_generative import debiased_diffusion_weighting as DW
 from refimpl.techniques.diffusion_generative import fqgan_factorized_vq as FQ
+from refimpl.techniques.diffusion_generative import maskunet as MU
 from refimpl.techniques.diffusion_generative import retrieval_augmented_diffusion as RD
 from refimpl.techniques.diffusion_generative import schedules, toys
 from refimpl.techniques.diffusion_generative import weighted_cfm as WC
@@ -117,7 +118,29 @@ def _rd_simulate(seed):
     return np.mean(d2, axis=0)
 
 
+_MU_RNG = np.random.default_rng(2505)
+_MU_W, _MU_B = _MU_RNG.standard_normal((3, 4)), _MU_RNG.standard_normal(3)
+_MU_H, _MU_L = _MU_RNG.standard_normal((2, 4)), _MU_RNG.standard_normal((3, 4))
+
+
+def _mu_predict():
+    """The mean output of a layer under the official Gumbel-sigmoid mask, m ~ Bernoulli(σ(L)):
+    E[(W ⊙ m) h + b] = (W ⊙ σ(L)) h + b."""
+    return _MU_H @ (_MU_W / (1 + np.exp(-_MU_L))).T + _MU_B
+
+
+def _mu_simulate(seed):
+    """The same by averaging the masked layer over 4000 Gumbel-sigmoid masks (τ = 0.5)."""
+    rng = np.random.default_rng(seed)
+    outs = [
+        MU.masked_linear(_MU_H, _MU_W, _MU_B, MU.gumbel_sigmoid_mask(_MU_L, rng, 0.5)).data
+        for _ in range(4000)
+    ]
+    return np.mean(outs, axis=0)
+
+
 CONTRACTS = {
+    "maskunet": {"predict": _mu_predict, "simulate": _mu_simulate, "rtol": 0.05},
     "retrieval-augmented-diffusion": {
         "predict": lambda: RD.kth_neighbour_sq_distance_gaussian(50, 4),
         "simulate": _rd_simulate,
