@@ -48,11 +48,14 @@ CONTRACTS = {
     ),
 }
 EXEMPT = {
+    "apriori-cp-conv": "CP-factored conv kernels trained from scratch (a priori compression), not an adapter",
     "compactifai-mpo": "compresses a trained weight into a matrix product operator (a replacement of the "
     "weight, not a zero-initialised adapter on a frozen base)",
     "half-fine-tuning": "trains half of the original parameter groups; it adds no adapter parameters",
     "headwise-shareable-attention": "ties attention heads of a trained model to similar heads (weight sharing), "
     "it adds no adapter",
+    "levi": "a new predictor built beside a frozen pre-trained model (a small model trained from scratch plus "
+    "adapting layers whose logits are averaged), not a zero-initialised adapter on a frozen base",
     "mora-rank1-experts": "its rank-1 experts gate themselves by their activation (an input-dependent, "
     "unmergeable update); its LoRA parts are the family's LoRA, checked as baseline:lora-r2",
     "phnn": "a parameterised hypercomplex convolution trained from scratch, not an adapter",
