@@ -23,6 +23,7 @@ from refimpl.techniques.diffusion_generative import dae_score as DS
 from refimpl.techniques.diffusion_generative import debiased_diffusion_weighting as DW
 from refimpl.techniques.diffusion_generative import fqgan_factorized_vq as FQ
 from refimpl.techniques.diffusion_generative import maskunet as MU
+from refimpl.techniques.diffusion_generative import rece_concept_erasure as RC
 from refimpl.techniques.diffusion_generative import retrieval_augmented_diffusion as RD
 from refimpl.techniques.diffusion_generative import schedules, toys
 from refimpl.techniques.diffusion_generative import weighted_cfm as WC
@@ -139,7 +140,26 @@ def _mu_simulate(seed):
     return np.mean(outs, axis=0)
 
 
+_RC_WE, _RC_W = np.array([[0.5, 0.2], [-0.1, 1.0]]), np.array([[1.0, 0.0], [0.3, 1.0]])
+_RC_C, _RC_GAMMA, _RC_S2 = np.array([1.0, 0.8]), 1.0, 0.5
+
+
+def _rc_simulate(seed):
+    """RECE's derived embedding (W'ᵀW' + γI)⁻¹W'ᵀWc is the posterior mean of c' under the prior N(0, σ²/γ I) and
+    the observation Wc = W'c' + N(0, σ²I): self-normalised importance sampling from the prior (σ² = 0.5)."""
+    rng = np.random.default_rng(seed)
+    draws = np.sqrt(_RC_S2 / _RC_GAMMA) * rng.standard_normal((400_000, 2))
+    lw = -np.sum((draws @ _RC_WE.T - _RC_W @ _RC_C) ** 2, axis=1) / (2 * _RC_S2)
+    w = np.exp(lw - lw.max())
+    return w @ draws / w.sum()
+
+
 CONTRACTS = {
+    "rece-concept-erasure": {
+        "predict": lambda: RC.regenerating_embedding(_RC_WE, _RC_W, _RC_C, gamma=_RC_GAMMA),
+        "simulate": _rc_simulate,
+        "rtol": 0.02,
+    },
     "maskunet": {"predict": _mu_predict, "simulate": _mu_simulate, "rtol": 0.05},
     "retrieval-augmented-diffusion": {
         "predict": lambda: RD.kth_neighbour_sq_distance_gaussian(50, 4),
