@@ -17,8 +17,13 @@ from contracts import (
     params,
 )
 
+from refimpl.autograd.higher_order import grad
+from refimpl.autograd.tensor import Tensor
+from refimpl.nn import functional as F
 from refimpl.techniques.representations_weighting import depict as DP
+from refimpl.techniques.representations_weighting import magnitude_weighting_vector as MW
 from refimpl.techniques.representations_weighting import presto as PR
+from refimpl.techniques.representations_weighting import ripple_weight_poisoning as RP
 
 FAMILY = "representations-weighting"
 N_DRAWS = 12
@@ -53,9 +58,61 @@ def _dp_simulate(seed):
     return np.array([DP.depict_target(P)[~sure][0, 1]])
 
 
+_MW_L, _MW_T = 10.0, 1.0
+
+
+def _mw_simulate(seed):
+    """The magnitude of a dense finite sample of [0, L] (its two ends and 198 uniform points), by solving Zw = 1."""
+    x = np.r_[0.0, np.random.default_rng(seed).uniform(0, _MW_L, 198), _MW_L]
+    return np.array([MW.magnitude(x, _MW_T)])
+
+
+def _rp_setting():
+    rng = np.random.default_rng(2004)
+    model = RP.BagOfWordsClassifier(6, 3, 0, dtype=np.float64)
+    xp, yp = rng.poisson(1.0, (16, 6)).astype(float), rng.integers(0, 2, 16)
+    xf, yf = rng.poisson(1.0, (400, 6)).astype(float), rng.integers(0, 2, 400)
+    return model, xp, yp, xf, yf
+
+
+_RP_ETA = 1e-3
+
+
+def _rp_predict():
+    """The first-order change of the poisoning loss under one fine-tuning step: −η ∇L_Pᵀ∇L_FT (full batch)."""
+    model, xp, yp, xf, yf = _rp_setting()
+    params = list(model.parameters())
+    g_p = grad(F.cross_entropy(model(Tensor(xp)), yp), params)
+    g_ft = grad(F.cross_entropy(model(Tensor(xf)), yf), params)
+    return np.array([-_RP_ETA * sum(float(np.sum(a.data * b.data)) for a, b in zip(g_p, g_ft))])
+
+
+def _rp_simulate(seed):
+    """The actual change of L_P after a fine-tuning step on a random minibatch of 40, averaged over 50 steps."""
+    model, xp, yp, xf, yf = _rp_setting()
+    params = list(model.parameters())
+    start = [p.data.copy() for p in params]
+    base = float(F.cross_entropy(model(Tensor(xp)), yp).data)
+    rng, changes = np.random.default_rng(seed), []
+    for _ in range(50):
+        idx = rng.choice(len(yf), 40, replace=False)
+        for p, g in zip(params, grad(F.cross_entropy(model(Tensor(xf[idx])), yf[idx]), params)):
+            p.data -= _RP_ETA * g.data
+        changes.append(float(F.cross_entropy(model(Tensor(xp)), yp).data) - base)
+        for p, s in zip(params, start):
+            p.data[...] = s
+    return np.array([np.mean(changes)])
+
+
 CONTRACTS = {
     "depict": {"predict": _dp_predict, "simulate": _dp_simulate, "rtol": 0.005},
+    "magnitude-weighting-vector": {
+        "predict": lambda: np.array([MW.interval_magnitude(_MW_L, _MW_T)]),
+        "simulate": _mw_simulate,
+        "rtol": 0.01,
+    },
     "presto": {"predict": _pr_predict, "simulate": _pr_simulate, "rtol": 0.01},
+    "ripple-weight-poisoning": {"predict": _rp_predict, "simulate": _rp_simulate, "rtol": 0.05},
 }
 EXEMPT = {}
 
