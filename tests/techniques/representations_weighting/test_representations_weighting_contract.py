@@ -24,6 +24,7 @@ from refimpl.techniques.representations_weighting import depict as DP
 from refimpl.techniques.representations_weighting import magnitude_weighting_vector as MW
 from refimpl.techniques.representations_weighting import presto as PR
 from refimpl.techniques.representations_weighting import ripple_weight_poisoning as RP
+from refimpl.techniques.representations_weighting import unem_unrolled_em as UN
 
 FAMILY = "representations-weighting"
 N_DRAWS = 12
@@ -104,6 +105,19 @@ def _rp_simulate(seed):
     return np.array([np.mean(changes)])
 
 
+_UN_PI, _UN_MEANS = np.array([0.6, 0.3, 0.1]), np.array([[0.0, 0.0], [1.5, 0.0], [0.0, 1.5]])
+
+
+def _un_simulate(seed):
+    """UNEM's E-step with λ = T = 1, the true centroids and proportions is the Bayes posterior, so its average
+    over query points drawn from the mixture is π itself (E_x p(k | x) = π_k)."""
+    rng = np.random.default_rng(seed)
+    y = rng.choice(3, 20_000, p=_UN_PI)
+    z = _UN_MEANS[y] + rng.standard_normal((20_000, 2))
+    logits = UN.gaussian_logits(z[None], _UN_MEANS[None])
+    return UN.e_step(logits, np.log(_UN_PI)[None], 1.0, 1.0).numpy()[0].mean(0)
+
+
 CONTRACTS = {
     "depict": {"predict": _dp_predict, "simulate": _dp_simulate, "rtol": 0.005},
     "magnitude-weighting-vector": {
@@ -113,6 +127,7 @@ CONTRACTS = {
     },
     "presto": {"predict": _pr_predict, "simulate": _pr_simulate, "rtol": 0.01},
     "ripple-weight-poisoning": {"predict": _rp_predict, "simulate": _rp_simulate, "rtol": 0.05},
+    "unem-unrolled-em": {"predict": lambda: _UN_PI.copy(), "simulate": _un_simulate, "rtol": 0.01},
 }
 EXEMPT = {}
 
