@@ -33,6 +33,7 @@ from refimpl.techniques.theory_dynamics import self_distillation_krr as SD
 from refimpl.techniques.theory_dynamics import subgm_small_init as SG
 from refimpl.techniques.theory_dynamics import transformers_as_svm as TS
 from refimpl.techniques.theory_dynamics import wide_cnn_kernel as WC
+from refimpl.techniques.theory_dynamics import wide_deep_optimal_classification as WD
 
 FAMILY = "theory-dynamics"
 N_DRAWS = 12
@@ -183,7 +184,26 @@ def _li2_simulate(seed):
     return np.array([np.mean(LI2.energy(W, _LI2_X, _LI2_Y)), cos])
 
 
+_WD_DUALS = ("2d_opt", "5d_opt")
+
+
+def _wd_simulate(seed):
+    """The singular exponent of the depth-10⁸ NTK fitted on the pairs of 60 random points of the Dirichlet arc
+    with 1 − ρ in [1e-4, 1e-1]; predicted α = 2 log(1/φ̌'(0)) / log φ̌'(1) = 1 and 4."""
+    X, _, _ = WD.dirichlet_arc(60, rng=seed)
+    rho = np.clip(X @ X.T, -1.0, 1.0)[np.triu_indices(60, 1)]
+    rho = rho[(1 - rho >= 1e-4) & (1 - rho <= 1e-1)]
+    return np.array(
+        [WD.local_exponent(rho, WD.deep_ntk_log(rho, WD.OPTIMAL[k], 10**8)[1]) for k in _WD_DUALS]
+    )
+
+
 CONTRACTS = {
+    "wide-deep-optimal-classification": {
+        "predict": lambda: np.array([WD.singular_exponent(WD.OPTIMAL[k]) for k in _WD_DUALS]),
+        "simulate": _wd_simulate,
+        "rtol": 0.03,
+    },
     "li2-grokking": {
         "predict": lambda: np.array([LI2.random_energy(_LI2_M), 1.0]),
         "simulate": _li2_simulate,
