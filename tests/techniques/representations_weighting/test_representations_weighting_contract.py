@@ -16,15 +16,23 @@ from contracts import (
     check_simulations_agree_with_prediction,
     params,
 )
+from scipy import integrate, stats
 
 from refimpl.autograd.higher_order import grad
+from refimpl.autograd.ops import elementwise as _E
+from refimpl.autograd.ops import linalg as _L
 from refimpl.autograd.tensor import Tensor
 from refimpl.nn import functional as F
 from refimpl.techniques.representations_weighting import depict as DP
+from refimpl.techniques.representations_weighting import dynamic_lrp as DL
+from refimpl.techniques.representations_weighting import equiangular_basis_vectors as EBV
 from refimpl.techniques.representations_weighting import magnitude_weighting_vector as MW
 from refimpl.techniques.representations_weighting import presto as PR
 from refimpl.techniques.representations_weighting import ripple_weight_poisoning as RP
+from refimpl.techniques.representations_weighting import spark_sparse_masked_modeling as SK
 from refimpl.techniques.representations_weighting import unem_unrolled_em as UN
+from refimpl.techniques.representations_weighting import uniform_transformer_ate as UT
+from refimpl.techniques.representations_weighting.uniform_transformer_ate import experiment as UTX
 
 FAMILY = "representations-weighting"
 N_DRAWS = 12
@@ -118,8 +126,74 @@ def _un_simulate(seed):
     return UN.e_step(logits, np.log(_UN_PI)[None], 1.0, 1.0).numpy()[0].mean(0)
 
 
+_DL_W = np.array([[1.0, -0.5, 0.3, 0.8], [-0.7, 0.9, 0.4, -0.2], [0.5, 0.5, -1.0, 0.6]])
+_DL_V, _DL_MU = np.array([1.2, -0.4, 0.9]), np.array([0.5, 1.0, -0.3, 0.8])
+
+
+def _dl_predict():
+    """DynamicLRP conserves relevance op by op: at ε = 0 on the bias-free net f(x) = v·relu(Wx) the input
+    relevance sums to f(x), so its mean over x ~ N(μ, I) is Σ_k v_k E relu(z_k), z_k ~ N(m_k, s_k²), m = Wμ,
+    s_k = ‖w_k‖: E relu(z) = m Φ(m/s) + s φ(m/s)."""
+    m, s = _DL_W @ _DL_MU, np.linalg.norm(_DL_W, axis=1)
+    return np.array([np.sum(_DL_V * (m * stats.norm.cdf(m / s) + s * stats.norm.pdf(m / s)))])
+
+
+def _dl_simulate(seed):
+    """The mean, over 20 000 draws of x, of the relevance DynamicLRP puts on x's entries."""
+    x = Tensor(np.random.default_rng(seed).normal(_DL_MU, 1.0, (20_000, 4)), requires_grad=True)
+    out = _L.matmul(_E.relu(_L.matmul(x, _DL_W.T)), _DL_V[:, None])
+    return np.array([DL.propagate(out, x, eps=0.0).relevance.sum(axis=1).mean()])
+
+
+def _sk_predict():
+    """A sparse 3×3 all-ones conv on an all-ones 8×8 image with 2×2 patches, 6 of 16 kept: pixel (3, 3) is in
+    patch (1, 1), its window holds 4 pixels of that patch, 2 of (1, 2), 2 of (2, 1) and 1 of (2, 2); re-masking
+    zeroes it unless its patch is visible (6/16), and each other patch is then visible with probability 5/15:
+    E S₁(3, 3) = (6/16)(4 + 5·5/15)."""
+    return np.array([6 / 16 * (4 + 5 * 5 / 15)])
+
+
+def _sk_simulate(seed):
+    enc = SK.SparseEncoder(sparse=True, widths=(1, 1), dtype=np.float64)
+    enc.w1.data, enc.b1.data = np.ones((1, 1, 3, 3)), np.zeros(1)
+    a = SK.random_patch_masks(4000, 4, 0.6, np.random.default_rng(seed))
+    s1 = enc(Tensor(np.ones((4000, 1, 8, 8))), a)[0].data
+    return np.array([s1[:, 0, 3, 3].mean()])
+
+
+def _ut_predict():
+    """E[Y(0) | T = 1] = ∫ m₀ e / ∫ e on the experiment's design, by quadrature."""
+    num = integrate.quad(
+        lambda x: UTX.m0(x) * UTX.propensity(x), 0, 1, points=[0.3, 1 / 3, 2 / 3], limit=200
+    )[0]
+    return np.array([num / integrate.quad(UTX.propensity, 0, 1, points=[1 / 3, 2 / 3], limit=200)[0]])
+
+
+def _ut_simulate(seed):
+    """The uniform transformer's weighted control mean (1/n₀) Σ ĝ(U_j) Y_j on one data set of 4000."""
+    x, t, y = UTX.study([seed, 99], n=4000)
+    return np.array([np.mean(UT.transformed_weights(x, t, 0.005) * y[t == 0])])
+
+
+_EBV_K, _EBV_D = 60, 8
+
+
+def _ebv_predict():
+    """The random fixed head (the EBV ablation) of k unit vectors in ℝ^d: by symmetry E[cos] = 0 and, since the
+    d squared coordinates of a uniform unit vector sum to 1, E[cos²] = 1/d."""
+    return np.array([0.0, 1.0 / _EBV_D])
+
+
+def _ebv_simulate(seed):
+    G = EBV.cosine_matrix(EBV.random_unit_vectors(_EBV_K, _EBV_D, seed))
+    off = G[~np.eye(_EBV_K, dtype=bool)]
+    return np.array([off.mean(), (off**2).mean()])
+
+
 CONTRACTS = {
     "depict": {"predict": _dp_predict, "simulate": _dp_simulate, "rtol": 0.005},
+    "dynamic-lrp": {"predict": _dl_predict, "simulate": _dl_simulate, "rtol": 0.01},
+    "equiangular-basis-vectors": {"predict": _ebv_predict, "simulate": _ebv_simulate, "rtol": 0.05},
     "magnitude-weighting-vector": {
         "predict": lambda: np.array([MW.interval_magnitude(_MW_L, _MW_T)]),
         "simulate": _mw_simulate,
@@ -127,6 +201,8 @@ CONTRACTS = {
     },
     "presto": {"predict": _pr_predict, "simulate": _pr_simulate, "rtol": 0.01},
     "ripple-weight-poisoning": {"predict": _rp_predict, "simulate": _rp_simulate, "rtol": 0.05},
+    "spark-sparse-masked-modeling": {"predict": _sk_predict, "simulate": _sk_simulate, "rtol": 0.02},
+    "uniform-transformer-ate": {"predict": _ut_predict, "simulate": _ut_simulate, "rtol": 0.03},
     "unem-unrolled-em": {"predict": lambda: _UN_PI.copy(), "simulate": _un_simulate, "rtol": 0.01},
 }
 EXEMPT = {}
