@@ -26,6 +26,7 @@ from refimpl.nn import functional as F
 from refimpl.techniques.representations_weighting import depict as DP
 from refimpl.techniques.representations_weighting import dynamic_lrp as DL
 from refimpl.techniques.representations_weighting import equiangular_basis_vectors as EBV
+from refimpl.techniques.representations_weighting import magnitude_applications as MA
 from refimpl.techniques.representations_weighting import magnitude_weighting_vector as MW
 from refimpl.techniques.representations_weighting import presto as PR
 from refimpl.techniques.representations_weighting import ripple_weight_poisoning as RP
@@ -190,10 +191,29 @@ def _ebv_simulate(seed):
     return np.array([off.mean(), (off**2).mean()])
 
 
+_MA_T, _MA_G = 1.0, 2.0  # scale and the gap a point is inserted into
+
+
+def _ma_predict():
+    """On ℝ, |tX| = 1 + Σ tanh(t·gap/2) (Leinster), so inserting q at u into a gap g changes only that term:
+    gain(u) = tanh(tu/2) + tanh(t(g − u)/2) − tanh(tg/2); over u ~ U(0, g) its mean is
+    (4/(tg)) ln cosh(tg/2) − tanh(tg/2)."""
+    a = _MA_T * _MA_G / 2
+    return np.array([2 / a * np.log(np.cosh(a)) - np.tanh(a)])
+
+
+def _ma_simulate(seed):
+    """The magnitude gain (Schur-complement form) of 500 points inserted uniformly into the gap, averaged."""
+    X = np.array([-1.0, 0.0, _MA_G, _MA_G + 0.7])[:, None]
+    u = np.random.default_rng(seed).uniform(0, _MA_G, 500)[:, None]
+    return np.array([MA.magnitude_gain(X, u, _MA_T).mean()])
+
+
 CONTRACTS = {
     "depict": {"predict": _dp_predict, "simulate": _dp_simulate, "rtol": 0.005},
     "dynamic-lrp": {"predict": _dl_predict, "simulate": _dl_simulate, "rtol": 0.01},
     "equiangular-basis-vectors": {"predict": _ebv_predict, "simulate": _ebv_simulate, "rtol": 0.05},
+    "magnitude-applications": {"predict": _ma_predict, "simulate": _ma_simulate, "rtol": 0.02},
     "magnitude-weighting-vector": {
         "predict": lambda: np.array([MW.interval_magnitude(_MW_L, _MW_T)]),
         "simulate": _mw_simulate,
