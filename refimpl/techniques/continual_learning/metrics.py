@@ -14,7 +14,14 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["average_accuracy", "forgetting", "backward_transfer", "forward_transfer", "plot_accuracy_matrix"]
+__all__ = [
+    "average_accuracy",
+    "forgetting",
+    "backward_transfer",
+    "forward_transfer",
+    "plot_accuracy_matrix",
+    "plot_accuracy_matrices",
+]
 
 
 def _matrix(R) -> np.ndarray:
@@ -74,3 +81,17 @@ def plot_accuracy_matrix(ax, R, title: str = "") -> None:
     ax.set_yticks(range(R.shape[0]))
     if title:
         ax.set_title(title, fontsize=9)
+
+
+def plot_accuracy_matrices(result, slug: str, width: float = 4.5) -> dict:
+    """{slug: figure}: one heat map per arm of its accuracy matrix averaged over seeds — the family's recording
+    layout, `result.notes["arms"]` naming the arms and `result.arrays["R_i"]` (seeds, T, T) holding arm i's."""
+    from ...plotting import pyplot
+
+    plt = pyplot()
+    arms = result.notes["arms"]
+    fig, axes = plt.subplots(1, len(arms), figsize=(width * len(arms), 4), squeeze=False)
+    for i, (ax, name) in enumerate(zip(axes[0], arms)):
+        plot_accuracy_matrix(ax, np.asarray(result.arrays[f"R_{i}"]).mean(0), f"{name} (mean over seeds)")
+    fig.tight_layout()
+    return {slug: fig}

@@ -224,12 +224,4 @@ def run(quick, seeds, progress):
 
 
 def plot(result) -> dict:
-    from ....plotting import pyplot
-
-    plt = pyplot()
-    arms = result.notes["arms"]
-    fig, axes = plt.subplots(1, len(arms), figsize=(4 * len(arms), 4))
-    for i, (ax, name) in enumerate(zip(axes, arms)):
-        metrics.plot_accuracy_matrix(ax, result.arrays[f"R_{i}"].mean(0), f"{name} (mean over seeds)")
-    fig.tight_layout()
-    return {SLUG: fig}
+    return metrics.plot_accuracy_matrices(result, SLUG, width=4.0)

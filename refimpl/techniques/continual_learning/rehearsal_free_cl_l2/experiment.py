@@ -64,18 +64,7 @@ SELECTION_SEEDS = 3  # validation score averaged over the first three seeds (one
 WIDTH = 64
 
 
-class SeenHead(nn.Module):
-    """The head with the logits of classes not yet seen masked out (what a growing head would do)."""
-
-    def __init__(self, net):
-        super().__init__()
-        self.net = net
-        self.seen: list = []
-
-    def forward(self, x):
-        mask = np.full(10, -1e9, dtype=np.float32)
-        mask[self.seen] = 0.0
-        return self.net(x) + Tensor(mask)
+SeenHead = protocol.SeenClasses  # the head with unseen classes' logits masked (the family's)
 
 
 def make_head(seed: int, width: int = WIDTH) -> SeenHead:
@@ -212,12 +201,4 @@ def run(quick, seeds, progress):
 
 
 def plot(result) -> dict:
-    from ....plotting import pyplot
-
-    plt = pyplot()
-    arms = result.notes["arms"]
-    fig, axes = plt.subplots(1, len(arms), figsize=(4 * len(arms), 4))
-    for i, (ax, name) in enumerate(zip(axes, arms)):
-        metrics.plot_accuracy_matrix(ax, result.arrays[f"R_{i}"].mean(0), f"{name} (mean over seeds)")
-    fig.tight_layout()
-    return {SLUG: fig}
+    return metrics.plot_accuracy_matrices(result, SLUG, width=4.0)

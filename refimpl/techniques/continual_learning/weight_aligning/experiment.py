@@ -38,18 +38,7 @@ PREMISE_RATIO = 1.05
 ARMS = {"replay": (0.0, False), "replay + KD": (2.0, False), "WA": (2.0, True)}
 
 
-class SeenClasses(nn.Module):
-    """The network with the logits of classes not yet seen masked out (what a growing head would do)."""
-
-    def __init__(self, net):
-        super().__init__()
-        self.net = net
-        self.seen: list = []
-
-    def forward(self, x):
-        mask = np.full(10, -1e9, dtype=np.float32)
-        mask[self.seen] = 0.0
-        return self.net(x) + Tensor(mask)
+SeenClasses = protocol.SeenClasses  # the network with unseen classes' logits masked (the family's)
 
 
 def _learner(kd_weight: float, align: bool, lr: float, epochs: int, seed: int, log: dict):
@@ -185,13 +174,4 @@ def run(quick, seeds, progress):
 
 
 def plot(result) -> dict:
-    from ....plotting import pyplot
-
-    plt = pyplot()
-    arms = result.notes["arms"]
-    fig, axes = plt.subplots(1, len(arms), figsize=(4.5 * len(arms), 4))
-    for i, (ax, name) in enumerate(zip(axes, arms)):
-        R = result.arrays[f"R_{i}"].mean(0)
-        metrics.plot_accuracy_matrix(ax, R, f"{name} (mean over seeds)")
-    fig.tight_layout()
-    return {SLUG: fig}
+    return metrics.plot_accuracy_matrices(result, SLUG)
