@@ -1,0 +1,66 @@
+"""The architectures family's contract over the registry (the form: `tests/techniques/contracts.py`).
+
+An adapter is {"make": seed → the technique's module with float64 parameters, "input": rng → a float64 input
+array}.  Every module must
+
+* be reproducible: the same seed gives the same module, hence the same output;
+* pass a float64 finite-difference check of the output's gradient with respect to the input;
+* give every parameter a nonzero gradient from a random upstream gradient (no parameter is dead weight).
+"""
+
+import numpy as np
+import pytest
+from contracts import params
+
+from refimpl import gradcheck
+from refimpl.autograd.tensor import Tensor
+from refimpl.techniques.architectures import tokenformer as TF
+
+FAMILY = "architectures"
+
+CONTRACTS = {
+    "tokenformer": {
+        "make": lambda seed: TF.TokenMLP(12, 8, 5, 6, rng=seed, dtype=np.float64),
+        "input": lambda rng: rng.standard_normal((4, 12)),
+    },
+    # the grown network: zero-key parameter tokens appended (official τ)
+    "tokenformer:grown": {
+        "make": lambda seed: TF.grow_model(
+            TF.TokenMLP(12, 8, 5, 6, rng=seed, dtype=np.float64), 3, seed=seed
+        ),
+        "input": lambda rng: rng.standard_normal((4, 12)),
+    },
+}
+EXEMPT = {}
+
+
+def _out(module, x):
+    y = module(x)
+    return y[0] if isinstance(y, tuple) else y
+
+
+@pytest.mark.parametrize("key, adapter", params(FAMILY, CONTRACTS, EXEMPT))
+def test_is_reproducible_for_a_seed(key, adapter):
+    x = adapter["input"](np.random.default_rng(0))
+    a = _out(adapter["make"](1), Tensor(x)).data
+    b = _out(adapter["make"](1), Tensor(x)).data
+    np.testing.assert_array_equal(a, b, err_msg=key)
+    assert np.all(np.isfinite(a)), key
+
+
+@pytest.mark.parametrize("key, adapter", params(FAMILY, CONTRACTS, EXEMPT))
+def test_input_gradient_passes_a_float64_check(key, adapter):
+    module = adapter["make"](2)
+    x = adapter["input"](np.random.default_rng(1))
+    assert x.dtype == np.float64, key
+    assert gradcheck(lambda t: _out(module, t), x, mode="random", n_directions=6)
+
+
+@pytest.mark.parametrize("key, adapter", params(FAMILY, CONTRACTS, EXEMPT))
+def test_every_parameter_receives_a_gradient(key, adapter):
+    module = adapter["make"](3)
+    x = adapter["input"](np.random.default_rng(2))
+    y = _out(module, Tensor(x))
+    y.backward(np.random.default_rng(3).standard_normal(y.shape))
+    dead = [n for n, p in module.named_parameters() if p.grad is None or not np.any(p.grad)]
+    assert not dead, (key, dead)
