@@ -16,6 +16,7 @@ from refimpl import gradcheck
 from refimpl.autograd.tensor import Tensor
 from refimpl.techniques.architectures import dkvb as DKVB
 from refimpl.techniques.architectures import tokenformer as TF
+from refimpl.techniques.architectures.self_referential_weight_matrix import SRWM
 
 FAMILY = "architectures"
 
@@ -32,6 +33,10 @@ CONTRACTS = {
             dtype=np.float64,
         ),
         "input": lambda rng: rng.standard_normal((8, 6)),
+    },
+    "self-referential-weight-matrix": {
+        "make": lambda seed: SRWM(4, rng=seed, dtype=np.float64),  # (B, L, 4) → (B, L, 4)
+        "input": lambda rng: rng.normal(size=(2, 5, 4)),
     },
     "tokenformer": {
         "make": lambda seed: TF.TokenMLP(12, 8, 5, 6, rng=seed, dtype=np.float64),
