@@ -15,6 +15,7 @@ from contracts import params
 from refimpl import gradcheck
 from refimpl.autograd.tensor import Tensor
 from refimpl.techniques.architectures import dkvb as DKVB
+from refimpl.techniques.architectures import sgconv as SG
 from refimpl.techniques.architectures import tokenformer as TF
 from refimpl.techniques.architectures.self_referential_weight_matrix import SRWM
 
@@ -37,6 +38,10 @@ CONTRACTS = {
     "self-referential-weight-matrix": {
         "make": lambda seed: SRWM(4, rng=seed, dtype=np.float64),  # (B, L, 4) → (B, L, 4)
         "input": lambda rng: rng.normal(size=(2, 5, 4)),
+    },
+    "sgconv": {
+        "make": lambda seed: SG.SequenceClassifier(3, 4, 32, 2, dtype=np.float64, seed=seed, d=4, alpha=0.5),
+        "input": lambda rng: rng.standard_normal((2, 32, 3)),
     },
     "tokenformer": {
         "make": lambda seed: TF.TokenMLP(12, 8, 5, 6, rng=seed, dtype=np.float64),
