@@ -62,6 +62,20 @@ def _as_array(value):
     return arr if arr.dtype.kind in "fiub" else None
 
 
+def _ragged(value):
+    """A list or tuple of numeric arrays that differ in shape (one gradient per parameter tensor, say) as a list
+    of arrays, stored under `name/0`, `name/1`, …; None for anything else."""
+    if not isinstance(value, (list, tuple)) or not value:
+        return None
+    try:
+        arrs = [np.asarray(getattr(v, "data", v)) for v in value]
+    except ValueError:
+        return None
+    if any(a.dtype.kind not in "fiub" for a in arrs) or len({a.shape for a in arrs}) < 2:
+        return None
+    return arrs
+
+
 def _plain(value, where: str):
     """A non-array case value as plain JSON (strings, numbers, booleans, None, lists and dicts of them);
     anything else is an error, never a Python repr a stranger's parser cannot read."""
@@ -92,6 +106,12 @@ def case_arrays(slug: str, cases) -> tuple[dict, dict]:
         }
         for part in ("inputs", "expected"):
             for name, value in getattr(case, part).items():
+                parts = _ragged(value)
+                if parts is not None:
+                    for i, a in enumerate(parts):
+                        arrays[f"{case.name}/{part}/{name}/{i}"] = np.require(a, requirements="C")
+                    info.setdefault("sequences", {})[f"{part}/{name}"] = len(parts)
+                    continue
                 arr = _as_array(value)
                 if arr is None:
                     info["params"][name] = _plain(value, f"{slug}/{case.name}/{part}/{name}")
@@ -264,8 +284,11 @@ def load(path_or_slug) -> dict:
         }
         for key, arr in arrays.items():
             c, part, field = key.split("/", 2)
-            if c == name:
+            if c == name and "/" not in field:
                 case[part][field] = arr
+        for where, count in (info.get("sequences") or {}).items():  # a list of arrays of different shapes
+            part, field = where.split("/", 1)
+            case[part][field] = [arrays[f"{name}/{part}/{field}/{i}"] for i in range(count)]
         case["inputs"].update(info.get("params", {}))
         cases[name] = case
     return cases

@@ -423,3 +423,17 @@ def test_show_names_a_selection_at_a_grid_edge_and_at_a_declared_limit(capsys):
     assert cli.main(["show", slug]) == 0
     out = " ".join(capsys.readouterr().out.split())  # (show wraps lines to the terminal's width)
     assert "At a natural limit: linear balancing: lam = 100" in out and "the naive estimator" in out
+
+
+@pytest.mark.parametrize("fmt", ["npz", "safetensors", "json"])
+def test_vectors_round_trip_a_list_of_arrays_of_different_shapes(tmp_path, fmt):
+    """One input per parameter tensor (a list of arrays of different shapes) is stored as name/0, name/1, … and
+    read back as the same list."""
+    from refimpl import vectors
+
+    path = tmp_path / f"ripple.{fmt}"
+    assert cli.main(["vectors", "ripple-weight-poisoning", "--out", str(path), "--format", fmt]) == 0
+    case = vectors.load(path)["restricted_inner_product_active"]
+    got = case["inputs"]["g_p"]
+    assert isinstance(got, list) and [a.shape for a in got] == [(2,), (1, 1)]
+    np.testing.assert_array_equal(got[1], [[0.5]])
