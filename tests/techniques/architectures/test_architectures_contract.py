@@ -17,6 +17,7 @@ from refimpl.autograd.tensor import Tensor
 from refimpl.techniques.architectures import dkvb as DKVB
 from refimpl.techniques.architectures import sgconv as SG
 from refimpl.techniques.architectures import tokenformer as TF
+from refimpl.techniques.architectures import tunable_convolutions as TC
 from refimpl.techniques.architectures.self_referential_weight_matrix import SRWM
 
 FAMILY = "architectures"
@@ -42,6 +43,10 @@ CONTRACTS = {
     "sgconv": {
         "make": lambda seed: SG.SequenceClassifier(3, 4, 32, 2, dtype=np.float64, seed=seed, d=4, alpha=0.5),
         "input": lambda rng: rng.standard_normal((2, 32, 3)),
+    },
+    "tunable-convolutions": {
+        "make": lambda seed: TC.TunableDenoiser(4, 3, 2, rng=seed, dtype=np.float64),  # ω = (½, ½) by default
+        "input": lambda rng: rng.standard_normal((3, 10)),  # (N, L) signals
     },
     "tokenformer": {
         "make": lambda seed: TF.TokenMLP(12, 8, 5, 6, rng=seed, dtype=np.float64),
