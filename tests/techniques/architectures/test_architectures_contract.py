@@ -15,6 +15,7 @@ from contracts import params
 from refimpl import gradcheck
 from refimpl.autograd.tensor import Tensor
 from refimpl.techniques.architectures import dkvb as DKVB
+from refimpl.techniques.architectures import hopular as HOP
 from refimpl.techniques.architectures import sgconv as SG
 from refimpl.techniques.architectures import tokenformer as TF
 from refimpl.techniques.architectures import tunable_convolutions as TC
@@ -35,6 +36,15 @@ CONTRACTS = {
             dtype=np.float64,
         ),
         "input": lambda rng: rng.standard_normal((8, 6)),
+    },
+    "hopular": {  # memory = 10 stored rows (3 features + target); input (B, 3) → prediction (B,)
+        "make": lambda seed: HOP.Hopular(
+            np.random.default_rng([seed, 1]).standard_normal((10, 3)),
+            np.random.default_rng([seed, 2]).standard_normal(10),
+            rng=seed,
+            dtype=np.float64,
+        ),
+        "input": lambda rng: rng.standard_normal((4, 3)),
     },
     "self-referential-weight-matrix": {
         "make": lambda seed: SRWM(4, rng=seed, dtype=np.float64),  # (B, L, 4) → (B, L, 4)
