@@ -14,6 +14,7 @@ from contracts import params
 
 from refimpl import gradcheck
 from refimpl.autograd.tensor import Tensor
+from refimpl.techniques.architectures import dcls as DCLS
 from refimpl.techniques.architectures import dkvb as DKVB
 from refimpl.techniques.architectures import hopular as HOP
 from refimpl.techniques.architectures import sgconv as SG
@@ -24,6 +25,16 @@ from refimpl.techniques.architectures.self_referential_weight_matrix import SRWM
 FAMILY = "architectures"
 
 CONTRACTS = {
+    "dcls": {  # 3 elements with learnable positions in a size-16 kernel; (B, T) → (B, T − 15)
+        "make": lambda seed: DCLS.DCLSConv1d(
+            16,
+            3,
+            init_positions=np.random.default_rng([seed, 9]).uniform(0.2, 14.8, 3),
+            rng=seed,
+            dtype=np.float64,
+        ),
+        "input": lambda rng: rng.standard_normal((3, 24)),
+    },
     # the output is piecewise constant in the input (the nearest-key choice): the input-gradient check passes
     # trivially away from key boundaries; the values' gradient is the meaningful check
     "dkvb": {
