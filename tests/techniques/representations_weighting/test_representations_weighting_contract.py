@@ -23,6 +23,7 @@ from refimpl.autograd.ops import elementwise as _E
 from refimpl.autograd.ops import linalg as _L
 from refimpl.autograd.tensor import Tensor
 from refimpl.nn import functional as F
+from refimpl.techniques.representations_weighting import class_weighted_f1 as CW
 from refimpl.techniques.representations_weighting import depict as DP
 from refimpl.techniques.representations_weighting import dynamic_lrp as DL
 from refimpl.techniques.representations_weighting import equiangular_basis_vectors as EBV
@@ -209,7 +210,28 @@ def _ma_simulate(seed):
     return np.array([MA.magnitude_gain(X, u, _MA_T).mean()])
 
 
+_CW_N = np.array([20_000, 4000, 800, 160])  # a long tail of supports
+_CW_Q = np.array(
+    [[0.9, 0.05, 0.03, 0.02], [0.2, 0.7, 0.05, 0.05], [0.3, 0.1, 0.5, 0.1], [0.4, 0.1, 0.1, 0.4]]
+)
+_CW_SCHEMES = ("micro", "weighted", "dodrans", "entropy", "macro")
+
+
+def _cw_predict():
+    """With the supports fixed, every scheme's recall is linear in the counts (R_c = C_cc/n_c, weights w(n_c)
+    fixed), so its mean is Σ w(n_c) Q_cc / Σ w(n_c) exactly; micro recall is the n-weighted one."""
+    return np.array([CW.expected_recall(_CW_N, _CW_Q, s) for s in _CW_SCHEMES])
+
+
+def _cw_simulate(seed):
+    """The schemes' recall on one confusion matrix whose rows are drawn Multinomial(n_c, Q_c)."""
+    rng = np.random.default_rng(seed)
+    C = np.array([rng.multinomial(n, q) for n, q in zip(_CW_N, _CW_Q)])
+    return np.array([CW.scheme_scores(C, s)["recall"] for s in _CW_SCHEMES])
+
+
 CONTRACTS = {
+    "class-weighted-f1": {"predict": _cw_predict, "simulate": _cw_simulate, "rtol": 0.01},
     "depict": {"predict": _dp_predict, "simulate": _dp_simulate, "rtol": 0.005},
     "dynamic-lrp": {"predict": _dl_predict, "simulate": _dl_simulate, "rtol": 0.01},
     "equiangular-basis-vectors": {"predict": _ebv_predict, "simulate": _ebv_simulate, "rtol": 0.05},
