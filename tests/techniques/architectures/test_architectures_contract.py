@@ -18,6 +18,7 @@ from refimpl.techniques.architectures import dcls as DCLS
 from refimpl.techniques.architectures import dkvb as DKVB
 from refimpl.techniques.architectures import hopular as HOP
 from refimpl.techniques.architectures import sgconv as SG
+from refimpl.techniques.architectures import snnk as SN
 from refimpl.techniques.architectures import tokenformer as TF
 from refimpl.techniques.architectures import tunable_convolutions as TC
 from refimpl.techniques.architectures.self_referential_weight_matrix import SRWM
@@ -68,6 +69,11 @@ CONTRACTS = {
     "tunable-convolutions": {
         "make": lambda seed: TC.TunableDenoiser(4, 3, 2, rng=seed, dtype=np.float64),  # ω = (½, ½) by default
         "input": lambda rng: rng.standard_normal((3, 10)),  # (N, L) signals
+    },
+    # the toy network with its middle exp layer replaced by SNNK (m = 4): (B, 6) → (B,)
+    "snnk": {
+        "make": lambda seed: SN.Net(6, 5, 4, rng=seed, dtype=np.float64),
+        "input": lambda rng: rng.standard_normal((4, 6)),
     },
     "tokenformer": {
         "make": lambda seed: TF.TokenMLP(12, 8, 5, 6, rng=seed, dtype=np.float64),
