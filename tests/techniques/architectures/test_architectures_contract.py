@@ -16,6 +16,7 @@ from refimpl import gradcheck
 from refimpl.autograd.tensor import Tensor
 from refimpl.techniques.architectures import dcls as DCLS
 from refimpl.techniques.architectures import dkvb as DKVB
+from refimpl.techniques.architectures import fdconv as FD
 from refimpl.techniques.architectures import hopular as HOP
 from refimpl.techniques.architectures import sgconv as SG
 from refimpl.techniques.architectures import snnk as SN
@@ -48,6 +49,10 @@ CONTRACTS = {
             dtype=np.float64,
         ),
         "input": lambda rng: rng.standard_normal((8, 6)),
+    },
+    "fdconv": {  # conv(2 → 4, 3 taps; Fourier disjoint weights, K = 2) → ReLU → mean over time → Linear(4 → 3)
+        "make": lambda seed: FD.SignalClassifier("fdconv", 2, 4, 3, 2, 3, rng=seed, dtype=np.float64),
+        "input": lambda rng: rng.standard_normal((3, 2, 8)),  # (B, C, L) signals
     },
     "hopular": {  # memory = 10 stored rows (3 features + target); input (B, 3) → prediction (B,)
         "make": lambda seed: HOP.Hopular(
