@@ -18,6 +18,7 @@ from refimpl.techniques.architectures import dcls as DCLS
 from refimpl.techniques.architectures import dkvb as DKVB
 from refimpl.techniques.architectures import fdconv as FD
 from refimpl.techniques.architectures import hopular as HOP
+from refimpl.techniques.architectures import qkan_daruan as QK
 from refimpl.techniques.architectures import sgconv as SG
 from refimpl.techniques.architectures import snnk as SN
 from refimpl.techniques.architectures import tokenformer as TF
@@ -62,6 +63,10 @@ CONTRACTS = {
             dtype=np.float64,
         ),
         "input": lambda rng: rng.standard_normal((4, 3)),
+    },
+    "qkan-daruan": {
+        "make": lambda seed: QK.KAN([2, 3, 1], "qkan", 2, dtype=np.float64, rng=seed),  # (B, 2) → (B, 1)
+        "input": lambda rng: rng.uniform(-1.0, 1.0, (5, 2)),
     },
     "self-referential-weight-matrix": {
         "make": lambda seed: SRWM(4, rng=seed, dtype=np.float64),  # (B, L, 4) → (B, L, 4)
