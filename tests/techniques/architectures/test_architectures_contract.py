@@ -18,6 +18,7 @@ from refimpl.techniques.architectures import dcls as DCLS
 from refimpl.techniques.architectures import dkvb as DKVB
 from refimpl.techniques.architectures import fdconv as FD
 from refimpl.techniques.architectures import hopular as HOP
+from refimpl.techniques.architectures import ninformer as NIN
 from refimpl.techniques.architectures import qkan_daruan as QK
 from refimpl.techniques.architectures import sgconv as SG
 from refimpl.techniques.architectures import snnk as SN
@@ -63,6 +64,10 @@ CONTRACTS = {
             dtype=np.float64,
         ),
         "input": lambda rng: rng.standard_normal((4, 3)),
+    },
+    "ninformer": {  # patches (B, n=5, p=4) → 2 NiN blocks (d=6, h=7) → logits (B, 3)
+        "make": lambda seed: NIN.PatchClassifier(4, 5, 6, 7, 3, depth=2, rng=seed, dtype=np.float64),
+        "input": lambda rng: rng.standard_normal((3, 5, 4)),
     },
     "qkan-daruan": {
         "make": lambda seed: QK.KAN([2, 3, 1], "qkan", 2, dtype=np.float64, rng=seed),  # (B, 2) → (B, 1)
