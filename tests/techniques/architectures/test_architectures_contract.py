@@ -14,6 +14,7 @@ from contracts import params
 
 from refimpl import gradcheck
 from refimpl.autograd.tensor import Tensor
+from refimpl.techniques.architectures import arm_net as ARM
 from refimpl.techniques.architectures import dcls as DCLS
 from refimpl.techniques.architectures import dkvb as DKVB
 from refimpl.techniques.architectures import fdconv as FD
@@ -29,6 +30,17 @@ from refimpl.techniques.architectures.self_referential_weight_matrix import SRWM
 FAMILY = "architectures"
 
 CONTRACTS = {
+    # ARM-Net on 6 numerical fields (training-mode BatchNorm: batch statistics, a smooth function of the batch)
+    "arm-net": {
+        "make": lambda seed: ARM.ARMNet(6, n_e=3, o=4, hidden=5, rng=seed, dtype=np.float64),
+        "input": lambda rng: rng.standard_normal((5, 6)),
+    },
+    "arm-net:softmax": {  # the dense-gate ablation
+        "make": lambda seed: ARM.ARMNet(
+            6, n_e=3, o=4, hidden=5, attention="softmax", rng=seed, dtype=np.float64
+        ),
+        "input": lambda rng: rng.standard_normal((5, 6)),
+    },
     "dcls": {  # 3 elements with learnable positions in a size-16 kernel; (B, T) → (B, T − 15)
         "make": lambda seed: DCLS.DCLSConv1d(
             16,
