@@ -25,6 +25,7 @@ from refimpl.techniques.architectures import sgconv as SG
 from refimpl.techniques.architectures import snnk as SN
 from refimpl.techniques.architectures import tokenformer as TF
 from refimpl.techniques.architectures import tunable_convolutions as TC
+from refimpl.techniques.architectures import widenet as WN
 from refimpl.techniques.architectures.self_referential_weight_matrix import SRWM
 
 FAMILY = "architectures"
@@ -92,6 +93,13 @@ CONTRACTS = {
     "sgconv": {
         "make": lambda seed: SG.SequenceClassifier(3, 4, 32, 2, dtype=np.float64, seed=seed, d=4, alpha=0.5),
         "input": lambda rng: rng.standard_normal((2, 32, 3)),
+    },
+    # WideNet: shared attention + shared top-2 MoE, individual LayerNorms; (N, tokens, patch_dim) → logits
+    "widenet": {
+        "make": lambda seed: WN.widenet(
+            4, 5, 3, d=8, heads=2, hidden=6, depth=3, experts=3, k=2, rng=seed, dtype=np.float64
+        ),
+        "input": lambda rng: rng.standard_normal((4, 5, 4)),
     },
     "tunable-convolutions": {
         "make": lambda seed: TC.TunableDenoiser(4, 3, 2, rng=seed, dtype=np.float64),  # ω = (½, ½) by default
