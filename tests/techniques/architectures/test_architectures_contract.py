@@ -23,6 +23,7 @@ from refimpl.techniques.architectures import ninformer as NIN
 from refimpl.techniques.architectures import qkan_daruan as QK
 from refimpl.techniques.architectures import sgconv as SG
 from refimpl.techniques.architectures import snnk as SN
+from refimpl.techniques.architectures import tanglenas as TN
 from refimpl.techniques.architectures import tokenformer as TF
 from refimpl.techniques.architectures import tunable_convolutions as TC
 from refimpl.techniques.architectures import widenet as WN
@@ -109,6 +110,15 @@ CONTRACTS = {
     "snnk": {
         "make": lambda seed: SN.Net(6, 5, 4, rng=seed, dtype=np.float64),
         "input": lambda rng: rng.standard_normal((4, 6)),
+    },
+    # a 2-choice width supernet (widths 2/3/4): (B, 5) → logits (B, 3); α receives a gradient too
+    "tanglenas": {
+        "make": lambda seed: TN.SuperMLP(5, (2, 3, 4), 3, 2, rng=seed, dtype=np.float64),
+        "input": lambda rng: rng.standard_normal((6, 5)),
+    },
+    "tanglenas:separate": {  # the DARTS ablation (a weight per candidate)
+        "make": lambda seed: TN.SuperMLP(5, (2, 3, 4), 3, 2, mode="separate", rng=seed, dtype=np.float64),
+        "input": lambda rng: rng.standard_normal((6, 5)),
     },
     "tokenformer": {
         "make": lambda seed: TF.TokenMLP(12, 8, 5, 6, rng=seed, dtype=np.float64),
