@@ -21,6 +21,7 @@ from refimpl.techniques.architectures import fdconv as FD
 from refimpl.techniques.architectures import hopular as HOP
 from refimpl.techniques.architectures import ninformer as NIN
 from refimpl.techniques.architectures import qkan_daruan as QK
+from refimpl.techniques.architectures import roma_routing_alignment as ROMA
 from refimpl.techniques.architectures import sgconv as SG
 from refimpl.techniques.architectures import snnk as SN
 from refimpl.techniques.architectures import tanglenas as TN
@@ -86,6 +87,10 @@ CONTRACTS = {
     "qkan-daruan": {
         "make": lambda seed: QK.KAN([2, 3, 1], "qkan", 2, dtype=np.float64, rng=seed),  # (B, 2) → (B, 1)
         "input": lambda rng: rng.uniform(-1.0, 1.0, (5, 2)),
+    },
+    "roma-routing-alignment": {  # soft MoE: router 7 → 3 experts, each tanh MLP 7 → 5 → 4; (B, 7) → (B, 4)
+        "make": lambda seed: ROMA.SoftMoE(7, 5, 4, 3, rng=seed, dtype=np.float64),
+        "input": lambda rng: rng.standard_normal((6, 7)),
     },
     "self-referential-weight-matrix": {
         "make": lambda seed: SRWM(4, rng=seed, dtype=np.float64),  # (B, L, 4) → (B, L, 4)
