@@ -23,6 +23,7 @@ from refimpl.techniques.architectures import ninformer as NIN
 from refimpl.techniques.architectures import qkan_daruan as QK
 from refimpl.techniques.architectures import roma_routing_alignment as ROMA
 from refimpl.techniques.architectures import sgconv as SG
+from refimpl.techniques.architectures import single_path_nas as SPN
 from refimpl.techniques.architectures import snnk as SN
 from refimpl.techniques.architectures import tanglenas as TN
 from refimpl.techniques.architectures import tokenformer as TF
@@ -110,6 +111,11 @@ CONTRACTS = {
     "tunable-convolutions": {
         "make": lambda seed: TC.TunableDenoiser(4, 3, 2, rng=seed, dtype=np.float64),  # ω = (½, ½) by default
         "input": lambda rng: rng.standard_normal((3, 10)),  # (N, L) signals
+    },
+    # superkernel net, 2 layers (k ≤ 5, width ≤ 4), thresholds at 0 → every subset on; (B, 2, L) → (B, 3)
+    "single-path-nas": {
+        "make": lambda seed: SPN.SuperConvNet(2, 4, 3, 2, rng=seed, dtype=np.float64),
+        "input": lambda rng: rng.standard_normal((3, 2, 10)),
     },
     # the toy network with its middle exp layer replaced by SNNK (m = 4): (B, 6) → (B,)
     "snnk": {
