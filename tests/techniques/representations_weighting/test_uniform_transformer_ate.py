@@ -46,7 +46,7 @@ def test_weights_balance_the_covariate():
 
 
 def test_consistent_on_the_design():
-    x, t, y = UX.study(2, n=20_000)
+    x, t, y = UX.study(2, n=8000)
     assert U.att_uniform_transformer(x, t, y, 0.005) == pytest.approx(UX.true_att(), abs=0.05)
     assert abs(U.att_difference_in_means(x, t, y) - UX.true_att()) > 0.3  # confounded
 
