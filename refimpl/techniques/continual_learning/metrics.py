@@ -19,6 +19,7 @@ __all__ = [
     "forgetting",
     "backward_transfer",
     "forward_transfer",
+    "summary",
     "plot_accuracy_matrix",
     "plot_accuracy_matrices",
 ]
@@ -58,6 +59,15 @@ def forward_transfer(R, baseline) -> float:
     if R.shape[0] < 2:
         return 0.0
     return float(np.mean([R[j - 1, j] - b[j] for j in range(1, R.shape[0])]))
+
+
+def summary(R) -> dict:
+    """{"average_accuracy", "forgetting", "backward_transfer"} of R: what every technique of the family reports."""
+    return {
+        "average_accuracy": average_accuracy(R),
+        "forgetting": forgetting(R),
+        "backward_transfer": backward_transfer(R),
+    }
 
 
 def plot_accuracy_matrix(ax, R, title: str = "") -> None:

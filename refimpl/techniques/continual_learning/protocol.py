@@ -18,7 +18,15 @@ from ...nn import Module
 from ...nn import functional as F
 from .scenarios import SCENARIOS, task_logits_mask
 
-__all__ = ["SeenClasses", "masked_cross_entropy", "accuracy", "run_sequence", "finetune", "joint"]
+__all__ = [
+    "SeenClasses",
+    "last_task_share",
+    "masked_cross_entropy",
+    "accuracy",
+    "run_sequence",
+    "finetune",
+    "joint",
+]
 
 
 class SeenClasses(Module):
@@ -71,6 +79,15 @@ def run_sequence(model, tasks: list[Task], fit_task, scenario: str, split: str =
         fit_task(model, task, i)
         R[i] = [accuracy(model, t, scenario, split) for t in tasks]
     return R
+
+
+def last_task_share(model, tasks: list[Task]) -> float:
+    """The share of the earlier tasks' test points that the model assigns to the last task's classes (the
+    class-incremental bias towards the newest classes)."""
+    old = np.concatenate([t.x_test for t in tasks[:-1]])
+    with no_grad():
+        pred = np.argmax(model(Tensor(old)).data, axis=1)
+    return float(np.mean(np.isin(pred, tasks[-1].meta["classes"])))
 
 
 def finetune(scenario: str, *, lr: float, epochs: int, seed: int):

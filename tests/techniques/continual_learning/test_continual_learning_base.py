@@ -86,3 +86,20 @@ def test_naive_fine_tuning_forgets_in_the_class_scenario_but_not_much_in_the_tas
     assert M.forgetting(out["class"]) > 0.5
     assert M.forgetting(out["task"]) < M.forgetting(out["class"])
     assert np.all(np.diag(out["class"]) > 0.9)  # each task is learned when it is trained
+
+
+def test_summary_is_the_three_reported_metrics():
+    R = np.array([[0.9, 0.1], [0.6, 0.8]])
+    assert M.summary(R) == pytest.approx(
+        {"average_accuracy": 0.7, "forgetting": 0.3, "backward_transfer": -0.3}
+    )
+
+
+def test_last_task_share_counts_old_points_sent_to_the_newest_classes():
+    tasks = S.split_digits(2)
+    always_two = nn.Linear(64, 10)  # bias only: every point goes to class 2, a class of the last task
+    always_two.weight.data[...] = 0.0
+    always_two.bias.data[...] = np.eye(10)[2]
+    assert P.last_task_share(always_two, tasks) == 1.0
+    always_two.bias.data[...] = np.eye(10)[0]
+    assert P.last_task_share(always_two, tasks) == 0.0

@@ -45,9 +45,7 @@ def _arm(mode: str, epochs: int, keep: dict):
             "val_average_accuracy": float(
                 np.mean([protocol.accuracy(model, t, "task", "val") for t in tasks])
             ),
-            "average_accuracy": metrics.average_accuracy(R),
-            "forgetting": metrics.forgetting(R),
-            "backward_transfer": metrics.backward_transfer(R),
+            **metrics.summary(R),
             "positive_share": float(log["positive_now"] / max(log["pairs"], 1)),
             "released_per_layer": float(np.mean(log["released"])) if log["released"] else 0.0,
         }

@@ -144,9 +144,7 @@ def _arm(name: str, epochs: tuple, keep: dict):
         keep[(name, seed, lr)] = R
         return {
             "val_average_accuracy": float(np.mean(task_accuracies(model, tasks, "val"))),
-            "average_accuracy": metrics.average_accuracy(R),
-            "forgetting": metrics.forgetting(R),
-            "backward_transfer": metrics.backward_transfer(R),
+            **metrics.summary(R),
             "learning_accuracy": float(np.mean(np.diag(R))),
             "exclusive_share": float(np.mean(log.get("exclusive_share", [0.0]))),
             "kkt_transfers": float(sum(s is not None for s in log.get("kkt_source", []))),

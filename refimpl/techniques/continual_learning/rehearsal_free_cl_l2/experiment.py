@@ -132,9 +132,7 @@ def _arm(name: str, default_epochs: int, keep: dict):
             "val_average_accuracy": float(
                 np.mean([protocol.accuracy(model, t, "class", "val") for t in tasks])
             ),
-            "average_accuracy": metrics.average_accuracy(R),
-            "forgetting": metrics.forgetting(R),
-            "backward_transfer": metrics.backward_transfer(R),
+            **metrics.summary(R),
         }
 
     return run

@@ -115,16 +115,11 @@ def _arm(name: str, trunk_scale: float, align: bool, epochs: int, keep: dict):
         model = make_model(seed)
         R = protocol.run_sequence(model, tasks, learner(trunk_scale, align, lr, epochs, seed), "class")
         val = np.mean([protocol.accuracy(model, t, "class", "val") for t in tasks])
-        old = np.concatenate([t.x_test for t in tasks[:-1]])
-        with no_grad():
-            pred = np.argmax(model(Tensor(old)).data, axis=1)
         keep[(name, seed, lr)] = R
         return {
             "val_average_accuracy": float(val),
-            "average_accuracy": metrics.average_accuracy(R),
-            "forgetting": metrics.forgetting(R),
-            "backward_transfer": metrics.backward_transfer(R),
-            "old_to_last_task_share": float(np.mean(np.isin(pred, tasks[-1].meta["classes"]))),
+            **metrics.summary(R),
+            "old_to_last_task_share": protocol.last_task_share(model, tasks),
             "trunk_drift": _trunk_drift(model.trunk, scenarios.pretrained_trunk()),
         }
 

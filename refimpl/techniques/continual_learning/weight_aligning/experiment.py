@@ -100,16 +100,11 @@ def _arm(name: str, kd_weight: float, align: bool, epochs: int, keep: dict):
         model, log = SeenClasses(net), {}
         R = protocol.run_sequence(model, tasks, _learner(kd_weight, align, lr, epochs, seed, log), "class")
         val = np.mean([protocol.accuracy(model, t, "class", "val") for t in tasks])
-        old = np.concatenate([t.x_test for t in tasks[:-1]])
-        with no_grad():
-            pred = np.argmax(model(Tensor(old)).data, axis=1)
         keep[(name, seed, lr)] = R
         return {
             "val_average_accuracy": float(val),
-            "average_accuracy": metrics.average_accuracy(R),
-            "forgetting": metrics.forgetting(R),
-            "backward_transfer": metrics.backward_transfer(R),
-            "old_to_last_task_share": float(np.mean(np.isin(pred, tasks[-1].meta["classes"]))),
+            **metrics.summary(R),
+            "old_to_last_task_share": protocol.last_task_share(model, tasks),
             "new_over_old_norm": float(np.mean(log.get("norm_ratio", [1.0]))),
         }
 
