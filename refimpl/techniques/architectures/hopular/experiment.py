@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .... import nn
+from ....autograd import ops
 from ....autograd.tensor import Tensor
 from ....experiments import Claim, Method, Premise, compare, experiment, finish
 from ....nn import functional as F
@@ -42,33 +44,24 @@ def _task(seed):
     return tabular.interaction_regression(N, D, seed)
 
 
-class MLP:
-    """Plain GELU MLP baseline d → H → H → 1 (built from refimpl.nn layers)."""
+class MLP(nn.Module):
+    """Plain GELU MLP baseline d → H → H → 1."""
 
-    def __new__(cls, d, H, rng, dtype=np.float32):
-        from .... import nn
-
+    def __init__(self, d, H, rng, dtype=np.float32):
+        super().__init__()
         g = np.random.default_rng(rng)
+        self.W1 = nn.Parameter((g.standard_normal((d, H)) / np.sqrt(d)).astype(dtype))
+        self.b1 = nn.Parameter(np.zeros(H, dtype))
+        self.W2 = nn.Parameter((g.standard_normal((H, H)) / np.sqrt(H)).astype(dtype))
+        self.b2 = nn.Parameter(np.zeros(H, dtype))
+        self.W3 = nn.Parameter((g.standard_normal((H, 1)) / np.sqrt(H)).astype(dtype))
+        self.b3 = nn.Parameter(np.zeros(1, dtype))
 
-        class _M(nn.Module):
-            def __init__(self):
-                super().__init__()
-                self.W1 = nn.Parameter((g.standard_normal((d, H)) / np.sqrt(d)).astype(dtype))
-                self.b1 = nn.Parameter(np.zeros(H, dtype))
-                self.W2 = nn.Parameter((g.standard_normal((H, H)) / np.sqrt(H)).astype(dtype))
-                self.b2 = nn.Parameter(np.zeros(H, dtype))
-                self.W3 = nn.Parameter((g.standard_normal((H, 1)) / np.sqrt(H)).astype(dtype))
-                self.b3 = nn.Parameter(np.zeros(1, dtype))
-
-            def forward(self, x):
-                from ....autograd import ops
-
-                x = x if isinstance(x, Tensor) else Tensor(x)
-                z = ops.gelu(x @ self.W1 + self.b1)
-                z = ops.gelu(z @ self.W2 + self.b2)
-                return (z @ self.W3).reshape(x.shape[0]) + self.b3
-
-        return _M()
+    def forward(self, x):
+        x = x if isinstance(x, Tensor) else Tensor(x)
+        z = ops.gelu(x @ self.W1 + self.b1)
+        z = ops.gelu(z @ self.W2 + self.b2)
+        return (z @ self.W3).reshape(x.shape[0]) + self.b3
 
 
 def _nmse(pred, y):
