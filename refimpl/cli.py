@@ -6,6 +6,7 @@ refimpl run SLUG [--quick] [--seeds N ...] [--seed N] [--out DIR] [--no-progress
 refimpl record [SLUG ...] [--all] [--family F] [--stale]
 refimpl vectors SLUG|BLOCK [--out PATH|DIR] [--format safetensors|npz|json] [--check MODULE:FUNCTION [--cases NAME ...]]
 refimpl vectors --all [--out DIR] [--format ...]
+refimpl book [--full] [--only SLUG ...] [--out DIR] [--jobs N]
 """
 
 from __future__ import annotations
@@ -225,6 +226,19 @@ def _cmd_run(args) -> int:
     return _run_package(t, args, os.path.join(args.out, t.slug))
 
 
+def _cmd_book(args) -> int:
+    from . import book
+
+    t0 = time.perf_counter()
+    try:
+        home = book.build(args.out, full=args.full, only=args.only, jobs=args.jobs, quiet=not args.verbose)
+    except (RuntimeError, ValueError, FileNotFoundError) as e:
+        raise UserError(str(e)) from None
+    print(f"book built in {time.perf_counter() - t0:.0f} s: {home}")
+    print(f"serve it: python -m http.server -d {home.parent} 8000  (then open http://localhost:8000)")
+    return 0
+
+
 def _cmd_vectors(args) -> int:
     from .vectors import atomic_write_text, format_of, write_vectors
 
@@ -370,6 +384,22 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--check", metavar="MODULE:FUNCTION", help="check this function against the cases instead")
     s.add_argument("--cases", nargs="+", metavar="NAME", help="with --check: only these cases")
     s.set_defaults(fn=_cmd_vectors)
+
+    s = sub.add_parser(
+        "book",
+        help="build the rendered book (a static site)",
+        description="Execute the notebooks (quick mode unless --full; cached) and build the site with Sphinx.",
+    )
+    s.add_argument(
+        "--out", default="build/book", help="build folder; the site is OUT/html (default: build/book)"
+    )
+    s.add_argument("--full", action="store_true", help="execute the notebooks in full mode (slow)")
+    s.add_argument(
+        "--only", nargs="+", metavar="SLUG", help="only these techniques (chapters and API always)"
+    )
+    s.add_argument("--jobs", type=_positive_int, default=2, help="notebooks executed at once (default 2)")
+    s.add_argument("--verbose", action="store_true", help="show Sphinx's progress")
+    s.set_defaults(fn=_cmd_book)
     return p
 
 

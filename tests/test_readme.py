@@ -39,3 +39,18 @@ def test_readme_says_how_to_make_a_venv_and_open_the_notebooks():
     assert "jupyter lab notebooks/" in quick
     pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
     assert re.search(r'"jupyter[>=<~ ]', pyproject), "the dev extra installs what the README opens"
+
+
+def test_readme_book_commands_are_real():
+    """The book section's commands parse, and its screenshot is in the repository."""
+    from refimpl.cli import build_parser
+
+    book = README.split("## The book", 1)[1].split("\n## ", 1)[0]
+    command = re.search(r"^(refimpl book.*?)\s+#", book, flags=re.M).group(1)
+    args = build_parser().parse_args(command.split()[1:])
+    assert args.out == "build/book" and not args.full
+    assert f"-d {args.out}/html" in book, "the serve line points at the folder the build writes"
+    for flag in re.findall(r"(--[a-z]+)", book.split("refimpl book", 1)[1].splitlines()[0]):
+        build_parser().parse_args(["book", flag] + (["dcls"] if flag == "--only" else []))
+    image = re.search(r"!\[[^\]]*\]\(([^)]+)\)", book).group(1)
+    assert (ROOT / image).is_file(), f"README's screenshot {image} is missing"
