@@ -462,8 +462,18 @@ def per_op_overhead():
     def best(fn, number):
         return min(timeit.repeat(fn, number=number, repeat=7, timer=CLOCK)) / number * 1e6
 
+    def long_graph(n=100_000):  # µs per recorded op while a graph of n nodes is built (then dropped)
+        t0 = CLOCK()
+        y = a
+        for _ in range(n):
+            y = ops.mul(y, b)
+        return (CLOCK() - t0) / n * 1e6
+
     with refimpl.no_grad():
         no_grad_mul = best(lambda: ops.mul(a, b), 20000)
+    long_on = min(long_graph() for _ in range(3))
+    with refimpl.autograd.gc_paused():
+        long_paused = min(long_graph() for _ in range(3))
     return {
         "numpy a*b": best(lambda: ad * bd, 20000),
         "refimpl a*b, recorded (forward only)": best(lambda: ops.mul(a, b), 20000),
@@ -473,6 +483,8 @@ def per_op_overhead():
         "refimpl sum()": best(lambda: ops.sum(a), 20000),
         "mul chain fwd+bwd, refimpl, per node": best(chain_fwd_bwd, 500) / (n_chain + 1),
         "mul chain fwd+bwd, NumPy by hand, per node": best(chain_numpy, 500) / (n_chain + 1),
+        "recording an op in a 10⁵-node graph, collector on": long_on,
+        "recording an op in a 10⁵-node graph, gc_paused()": long_paused,
     }
 
 

@@ -26,7 +26,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from .autograd.tensor import Tensor, no_grad
+from .autograd.tensor import Tensor, gc_paused, no_grad
 from .data import batches
 
 __all__ = [
@@ -111,11 +111,13 @@ def _as_tensor(x):
 
 
 def train_step(model, loss_fn, x, y, optimizer, callbacks=(), state=None) -> float:
-    """One step: forward, loss, backward, (after_backward hooks), optimizer.step(), (on_step_end hooks)."""
+    """One step: forward, loss, backward, (after_backward hooks), optimizer.step(), (on_step_end hooks).
+    The graph is built with the garbage collector paused (`refimpl.autograd.gc_paused`)."""
     optimizer.zero_grad()
-    out = model(_as_tensor(x))
-    loss = loss_fn(out, y)
-    loss.backward()
+    with gc_paused():
+        out = model(_as_tensor(x))
+        loss = loss_fn(out, y)
+        loss.backward()
     if state is not None:
         state.output, state.loss = out, loss
         _call(callbacks, "after_backward", state)

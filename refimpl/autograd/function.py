@@ -58,13 +58,28 @@ def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
     return grad
 
 
+_SCALARS: dict = {}  # (type, value, dtype) -> read-only 0-d array: `x * 0.5` in a loop makes its 0.5 once
+_CACHED_SCALAR_TYPES = (bool, int, float)
+
+
 def _constant(value, like: np.dtype | None) -> np.ndarray:
     """A non-Tensor positional input: Python scalars take the dtype of the Tensor inputs."""
     if isinstance(value, np.ndarray):
         return value
+    cacheable = type(value) in _CACHED_SCALAR_TYPES  # (exactly: np.float64 is a float subclass)
+    if cacheable:
+        arr = _SCALARS.get((type(value), value, like))
+        if arr is not None:
+            return arr
     if isinstance(value, (bool, int, float)) and like is not None and like.kind == "f":
-        return np.asarray(value, dtype=like)
-    return np.asarray(value)
+        arr = np.asarray(value, dtype=like)
+    else:
+        arr = np.asarray(value)
+    # finite and nonzero only: -0.0 == 0.0 as a key, and NaN keys would never match
+    if cacheable and value != 0 and -1e300 < value < 1e300 and len(_SCALARS) < 4096:
+        arr.flags.writeable = False  # one array shared by every op that uses this constant
+        _SCALARS[(type(value), value, like)] = arr
+    return arr
 
 
 class Function:
@@ -89,22 +104,25 @@ class Function:
     @classmethod
     def apply(cls, *inputs, **kwargs) -> Tensor:
         # one pass over the inputs: unwrap Tensors, note which want a gradient
-        arrays, needs, constants = [], [], False
+        arrays, needs, constants = [], [], None  # constants: where the non-Tensor inputs are
         for a in inputs:
             if isinstance(a, Tensor):
                 arrays.append(a.data)
                 needs.append(a.requires_grad)
             else:
+                if constants is None:
+                    constants = []
+                constants.append(len(arrays))
                 arrays.append(a)
                 needs.append(False)
-                constants = True
-        if constants:  # Python scalars take the dtype of the (first) Tensor input
+        if constants is not None:  # Python scalars take the dtype of the (first) Tensor input
             like = None
             for a in inputs:
                 if isinstance(a, Tensor):
                     like = a.data.dtype
                     break
-            arrays = [x if isinstance(x, np.ndarray) else _constant(x, like) for x in arrays]
+            for i in constants:
+                arrays[i] = _constant(arrays[i], like)
         track = Tensor._grad_enabled and True in needs
         ctx = cls()
         ctx.needs_input_grad = tuple(needs) if track else (False,) * len(needs)
@@ -116,8 +134,11 @@ class Function:
         out.grad = None
         out.name = None
         if track:
-            if constants:
-                ctx.parents = tuple(a if isinstance(a, Tensor) else None for a in inputs)
+            if constants is not None:
+                parents = list(inputs)
+                for i in constants:
+                    parents[i] = None
+                ctx.parents = tuple(parents)
                 ctx.constants = arrays  # the non-Tensor inputs as arrays, for backward_graph
             else:
                 ctx.parents = inputs

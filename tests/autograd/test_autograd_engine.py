@@ -414,3 +414,24 @@ def test_straight_through_keeps_dtype_and_checks_shape():
     assert straight_through(x, np.round(x.data.astype(np.float64))).dtype == np.float32
     with pytest.raises(ValueError, match=r"`value`.*\(2,\).*\(3,\)"):
         straight_through(x, np.zeros(3))
+
+
+def test_python_scalar_constants_are_cached_but_keep_their_values():
+    """`x * 0.5` in a loop reuses one read-only 0-d array for 0.5 (refimpl.autograd.function._constant);
+    signed zeros, NaN, huge ints and unhashable constants are made afresh and keep their meaning."""
+    from refimpl.autograd.function import _constant
+
+    f32 = np.dtype(np.float32)
+    half = _constant(0.5, f32)
+    assert half is _constant(0.5, f32) and not half.flags.writeable and half.dtype == f32
+    assert _constant(0.5, np.dtype(np.float64)).dtype == np.float64  # the dtype is part of the key
+    assert _constant(1, f32) is not _constant(1.0, f32)  # and so is the Python type
+    assert np.signbit(_constant(-0.0, f32)) and not np.signbit(_constant(0.0, f32))
+    assert np.isnan(_constant(float("nan"), f32))
+    assert _constant(10**400, None).dtype == object  # too large to cache or to convert
+    np.testing.assert_array_equal(_constant([1.0, 2.0], f32), [1.0, 2.0])  # unhashable: not cached
+    x = refimpl.tensor(np.array([1.0, -2.0], np.float32), requires_grad=True)
+    y = x * -0.0 + x * 0.5
+    np.testing.assert_array_equal(np.signbit((x * -0.0).data), [True, False])
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad, [0.5, 0.5])
