@@ -129,6 +129,13 @@ def _cmd_show(args) -> int:
             f"Recorded full result: {state}" + ("" if r is None else f" (seeds {r.seeds}, {r.seconds:.0f} s)")
         )
     )
+    if r is not None and r.environment:
+        env = r.environment
+        print(
+            fill(
+                f"Recorded with numpy {env.get('numpy')}, {env.get('blas', 'BLAS unknown')}, on {env.get('cpu')}"
+            )
+        )
     for line in [] if r is None else r.verdict_lines():
         print(fill(line))
     for line in [] if r is None else r.grid_edges():

@@ -43,6 +43,7 @@ class Result:
     schema: int = SCHEMA_VERSION
     maximize: bool = True  # whether a higher `select` score was the better one
     grid_limits: dict = dataclasses.field(default_factory=dict)  # method -> {name: [side, why]}
+    environment: dict = dataclasses.field(default_factory=dict)  # where a full run was recorded (store.py)
 
     # --- access ---------------------------------------------------------------------------------
     def values(self, method: str, metric: str) -> list[float]:

@@ -14,10 +14,21 @@ import hashlib
 import time
 from pathlib import Path
 
+import numpy as np
+
 from .. import catalog
 from .result import Result
 
-__all__ = ["RESULTS_DIR", "source_files", "source_hash", "result_path", "recorded", "freshness", "record"]
+__all__ = [
+    "RESULTS_DIR",
+    "source_files",
+    "source_hash",
+    "result_path",
+    "recorded",
+    "freshness",
+    "record",
+    "environment",
+]
 
 RESULTS_DIR = catalog.PACKAGE_DIR / "results"
 
@@ -62,6 +73,49 @@ def freshness(slug: str) -> str:
     return "fresh" if r.source_hash == source_hash(slug) else "stale"
 
 
+def environment() -> dict:
+    """Where a full run is recorded: library versions, the BLAS and the CPU kernel it chose, the CPU.
+
+    The source hash ties a record to its code, not to this: the same code gives other last digits under
+    another BLAS kernel (seen: re-recording the quantization family on another machine moved selected
+    learning rates and two verdicts), so a record says where it was made."""
+    import platform
+
+    import numba
+    import scipy
+
+    env = {
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "numba": numba.__version__,
+        "machine": platform.machine(),
+        "cpu": _cpu_model(),
+    }
+    try:
+        from threadpoolctl import threadpool_info
+
+        blas = [i for i in threadpool_info() if i.get("user_api") == "blas"]
+    except ImportError:  # pragma: no cover - threadpoolctl is a declared dependency
+        blas = []
+    if blas:
+        env["blas"] = f"{blas[0].get('internal_api')} {blas[0].get('version')} {blas[0].get('architecture')}"
+    return env
+
+
+def _cpu_model() -> str:
+    import platform
+
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
 def record(slug: str, progress: bool = True) -> Path:
     """Run the full experiment of `slug` and write its result (with the source hash) to RESULTS_DIR."""
     t = catalog.get(slug)
@@ -71,6 +125,7 @@ def record(slug: str, progress: bool = True) -> Path:
         raise RuntimeError(f"{slug}: the recorded result must come from a full run")
     result.seconds = round(time.perf_counter() - start, 1)
     result.source_hash = source_hash(slug)
+    result.environment = environment()
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     path = result_path(slug)
     from ..vectors import atomic_write_text

@@ -136,6 +136,23 @@ def test_finish_judges_and_the_result_survives_json():
         bad.validate()
 
 
+def test_a_record_says_where_it_was_made():
+    """store.environment(): versions, BLAS kernel, CPU; kept through JSON; a record written before the
+    field existed loads with an empty one."""
+    import json
+
+    from refimpl.experiments.store import environment
+
+    env = environment()
+    assert env["numpy"] == np.__version__ and {"python", "scipy", "numba", "cpu", "machine"} <= set(env)
+    r = _tiny_result()
+    r.environment = env
+    assert Result.from_json(r.to_json()).environment == env
+    old = json.loads(r.to_json())
+    del old["environment"]
+    assert Result.from_json(json.dumps(old)).environment == {}
+
+
 def test_experiment_wrapper_sets_seeds_and_the_smoke_label(monkeypatch):
     import refimpl.experiments.store as store
 
