@@ -110,7 +110,9 @@ MATH_AND_IMAGES = """() => {
 def _built(site) -> list[str]:
     """The technique slugs the site has pages for."""
     return sorted(
-        p.stem for p in (site / "techniques").rglob("*.html") if p.stem != "index" and "-code" not in p.stem
+        p.stem
+        for p in (site / "techniques").rglob("*.html")
+        if p.stem != "index" and not p.stem.endswith("-code")
     )
 
 
