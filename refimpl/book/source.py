@@ -8,13 +8,13 @@ changes, so Sphinx re-reads only what changed.
 
 from __future__ import annotations
 
-import hashlib
 import html
 import json
 import tempfile
 from pathlib import Path
 
 from .. import catalog
+from ..experiments.store import digest, result_path, source_files
 
 __all__ = ["ROOT", "write_source", "FAMILY_TITLES", "CHAPTERS", "book_key"]
 
@@ -68,11 +68,7 @@ def family_title(family: str) -> str:
 
 
 def _digest(paths, extra: str = "") -> str:
-    h = hashlib.sha256(extra.encode())
-    for p in sorted(paths):
-        h.update(str(p.relative_to(ROOT)).replace("\\", "/").encode() + b"\0")
-        h.update(p.read_bytes().replace(b"\r\n", b"\n") + b"\0")
-    return h.hexdigest()[:16]
+    return digest(sorted(paths), root=ROOT, extra=extra)
 
 
 def _engine_files() -> list[Path]:
@@ -88,8 +84,6 @@ def _engine_files() -> list[Path]:
 def book_key(slug: str | None, *, full: bool, engine: str | None = None) -> str:
     """What a page's execution depends on: the engine, and for a technique its package, family modules and
     recorded result; quick and full mode have different keys."""
-    from ..experiments.store import result_path, source_files
-
     engine = engine or _digest(_engine_files())
     files = []
     if slug is not None:

@@ -11,6 +11,7 @@ there that moves results is re-recorded by `refimpl record --all`.
 from __future__ import annotations
 
 import hashlib
+import platform
 import time
 from pathlib import Path
 
@@ -23,6 +24,7 @@ __all__ = [
     "RESULTS_DIR",
     "source_files",
     "source_hash",
+    "digest",
     "result_path",
     "recorded",
     "freshness",
@@ -42,15 +44,20 @@ def source_files(slug: str) -> list[Path]:
     return sorted(own) + sorted(family)
 
 
-def source_hash(slug: str) -> str:
-    h = hashlib.sha256()
-    root = catalog.PACKAGE_DIR
-    for p in source_files(slug):
+def digest(paths, root: Path = catalog.PACKAGE_DIR, extra: str = "") -> str:
+    """16 hex digits of sha256 over `extra`, then each file's path relative to `root` and its bytes (line
+    endings normalised), in the order given."""
+    h = hashlib.sha256(extra.encode())
+    for p in paths:
         h.update(str(p.relative_to(root)).replace("\\", "/").encode())
         h.update(b"\0")
         h.update(p.read_bytes().replace(b"\r\n", b"\n"))
         h.update(b"\0")
     return h.hexdigest()[:16]
+
+
+def source_hash(slug: str) -> str:
+    return digest(source_files(slug))
 
 
 def result_path(slug: str) -> Path:
@@ -79,8 +86,6 @@ def environment() -> dict:
     The source hash ties a record to its code, not to this: the same code gives other last digits under
     another BLAS kernel (seen: re-recording the quantization family on another machine moved selected
     learning rates and two verdicts), so a record says where it was made."""
-    import platform
-
     import numba
     import scipy
 
@@ -104,8 +109,6 @@ def environment() -> dict:
 
 
 def _cpu_model() -> str:
-    import platform
-
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as f:
             for line in f:
